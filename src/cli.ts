@@ -1,0 +1,51 @@
+import { errorMessage, EXIT_BAD_INPUT, InputError } from "./errors.ts";
+import type { Command, CommandIO } from "./cli/command.ts";
+import { exampleCommand } from "./cli/example-command.ts";
+import { mergeCommand } from "./cli/merge-command.ts";
+
+const COMMANDS: readonly Command[] = [mergeCommand, exampleCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "Usage: mergeval <command> [options]",
+    "",
+    "Mix data or merge models? Merge, generate, judge and report per language.",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run `mergeval <command> --help` for a command's options.",
+    "Exit codes: 0 ok, 1 a check failed, 2 bad input or usage.",
+  ].join("\n");
+}
+
+const stdio: CommandIO = { out: (line) => console.log(line), err: (line) => console.error(line) };
+
+export async function main(argv: string[], io: CommandIO = stdio): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(usage());
+    return name === undefined ? EXIT_BAD_INPUT : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.err(`mergeval: unknown command "${name}"\n\n${usage()}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof InputError || isArgError(err)) {
+      io.err(`mergeval ${name}: ${errorMessage(err)}`);
+      return EXIT_BAD_INPUT;
+    }
+    throw err;
+  }
+}
+
+/** node:util parseArgs rejects unknown or malformed flags with these codes. */
+function isArgError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}

@@ -1,0 +1,77 @@
+import { parseArgs } from "node:util";
+import { InputError } from "../errors.ts";
+import { runMerge } from "../merge/index.ts";
+import { createProgress } from "./progress.ts";
+import { parseByteSize } from "./size.ts";
+import type { Command } from "./command.ts";
+
+export const MERGE_HELP = `Usage: mergeval merge CONFIG.yml OUT_DIR [options]
+
+Merge Hugging Face safetensors checkpoints as mergekit-yaml does, streaming one tensor at a time.
+Model references in CONFIG resolve relative to the working directory, or through the local Hugging Face
+cache (org/name[@revision]); nothing is downloaded.
+
+Options:
+  --seed N                 seed for DARE/DELLA randomness (default 0); same seed, same bytes
+  --out-shard-size SIZE    max bytes per output shard (default 5B; k/m/b decimal, KiB/MiB/GiB binary)
+  --allow-nonfinite        merge inputs holding NaN/Inf instead of failing
+  --force                  replace a non-empty OUT_DIR (only after the merge succeeds)
+  -q, --quiet              no progress bar, no summary line
+  -h, --help               show this help
+
+Exit codes: 0 merged, 2 bad input (config, checkpoint, flags).`;
+
+export const mergeCommand: Command = {
+  name: "merge",
+  summary: "merge checkpoints from a mergekit YAML recipe",
+  help: MERGE_HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        seed: { type: "string" },
+        "out-shard-size": { type: "string" },
+        "allow-nonfinite": { type: "boolean" },
+        force: { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.out(MERGE_HELP);
+      return 0;
+    }
+    if (positionals.length !== 2) throw new InputError(`merge takes CONFIG.yml and OUT_DIR (got ${positionals.length} arguments)\n\n${MERGE_HELP}`);
+    const [configFile, outDir] = positionals as [string, string];
+    const seed = values.seed === undefined ? 0 : Number(values.seed);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`--seed: "${values.seed}" is not a non-negative integer`);
+    const outShardSize = values["out-shard-size"] ? parseByteSize(values["out-shard-size"], "--out-shard-size") : undefined;
+    const progress = createProgress(process.stderr, values.quiet);
+    const started = Date.now();
+    try {
+      const summary = await runMerge({
+        configFile,
+        outDir,
+        seed,
+        outShardSize,
+        allowNonfinite: values["allow-nonfinite"],
+        force: values.force,
+        onWarning: (w) => io.err(`warning: ${w}`),
+        onStart: ({ bytes, method }) => progress.start(bytes, method),
+        onTensor: ({ name, bytes }) => progress.tick(bytes, name),
+      });
+      progress.stop();
+      if (!values.quiet) {
+        const seconds = (Date.now() - started) / 1000;
+        io.out(
+          `merged ${summary.tensors} tensors (${(summary.bytes / 1e6).toFixed(1)} MB, ${summary.shards} shard${summary.shards > 1 ? "s" : ""}) ` +
+            `with ${summary.method} into ${summary.outDir} in ${seconds.toFixed(1)} s`,
+        );
+      }
+      return 0;
+    } finally {
+      progress.stop();
+    }
+  },
+};

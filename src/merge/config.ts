@@ -1,0 +1,87 @@
+import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { InputError } from "../errors.ts";
+
+/** The mergekit YAML schema, read as-is (the subset mergeval runs; other keys fail with a clear message). */
+
+const scalar = z.union([z.number(), z.boolean(), z.string()]);
+const gradient = z.array(z.number()).min(1);
+const filteredEntry = z.object({ filter: z.string().optional(), value: z.union([scalar, gradient]) }).strict();
+const parameterValue = z.union([scalar, gradient, z.array(filteredEntry).min(1), z.array(z.union([z.boolean(), z.string()])).min(1)]);
+const parameters = z.record(z.string(), parameterValue);
+
+const layerRange = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).refine(([a, b]) => a <= b, {
+  message: "layer_range must be [start, end) with start ≤ end",
+});
+
+const modelEntry = z.object({ model: z.string().min(1), parameters: parameters.optional() }).strict();
+const source = z.object({ model: z.string().min(1), layer_range: layerRange.optional(), parameters: parameters.optional() }).strict();
+const slice = z
+  .object({ sources: z.array(source).min(1), parameters: parameters.optional(), base_model: z.string().optional() })
+  .strict();
+
+export const mergeConfigSchema = z
+  .object({
+    merge_method: z.string().min(1),
+    base_model: z.string().min(1).optional(),
+    models: z.array(modelEntry).min(1).optional(),
+    slices: z.array(slice).min(1).optional(),
+    parameters: parameters.optional(),
+    dtype: z.string().optional(),
+    out_dtype: z.string().optional(),
+    tokenizer_source: z.string().optional(),
+    tokenizer: z.unknown().optional(),
+    chat_template: z.string().optional(),
+    modules: z.unknown().optional(),
+    name: z.string().optional(),
+  })
+  .strict();
+
+export type MergeConfig = z.infer<typeof mergeConfigSchema>;
+export type ParameterValue = z.infer<typeof parameterValue>;
+export type Parameters = z.infer<typeof parameters>;
+
+export interface LoadedConfig {
+  file: string;
+  text: string;
+  config: MergeConfig;
+}
+
+export async function loadMergeConfig(file: string): Promise<LoadedConfig> {
+  const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`${file}: cannot read merge config (${err.code ?? err.message})`);
+  });
+  return { file, text, config: parseMergeConfig(text, file) };
+}
+
+/** Parses and validates a mergekit YAML; errors name the file, the line and the key. */
+export function parseMergeConfig(text: string, file: string): MergeConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0]?.line;
+    throw new InputError(`${file}${line ? `:${line}` : ""}: invalid YAML (${yamlError.message.split("\n")[0]})`);
+  }
+  const result = mergeConfigSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+    const line = node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+    const key = path.length ? path.join(".") : "(top level)";
+    const detail = issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : issue.message;
+    throw new InputError(`${file}${line ? `:${line}` : ""}: ${key}: ${detail}`);
+  }
+  const config = result.data;
+  const unsupported = (what: string) => new InputError(`${file}: ${what}`);
+  if (Boolean(config.models) === Boolean(config.slices)) throw unsupported("give exactly one of `models` or `slices`");
+  if (config.modules !== undefined) throw unsupported("`modules` (multi-module VLM merges) is not supported yet");
+  if (config.tokenizer !== undefined) throw unsupported("`tokenizer` (vocabulary union/permutation) is not supported yet; use tokenizer_source: base");
+  if (config.tokenizer_source !== undefined && config.tokenizer_source !== "base") {
+    throw unsupported(`tokenizer_source: ${config.tokenizer_source} is not supported yet; only "base" is`);
+  }
+  if (config.chat_template !== undefined) throw unsupported("`chat_template` is not supported yet");
+  return config;
+}

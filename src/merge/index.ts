@@ -1,0 +1,74 @@
+import { basename } from "node:path";
+import { InputError } from "../errors.ts";
+import { loadMergeConfig } from "./config.ts";
+import { executePlan } from "./execute.ts";
+import { writeModelFolderFiles, StagedOutput } from "./output.ts";
+import { buildMergePlan, type TensorTask } from "./plan.ts";
+import { planShards, ShardWriter, tensorBytes } from "./safetensors/writer.ts";
+
+export { methodNames } from "./methods/registry.ts";
+
+export const DEFAULT_SHARD_BYTES = 5_000_000_000;
+const DEFAULT_OVERLAP_BYTES = 64 * 1024 * 1024;
+
+export interface MergeOptions {
+  configFile: string;
+  outDir: string;
+  /** Model references resolve relative to this folder (the working directory, as with mergekit-yaml). */
+  cwd?: string;
+  seed?: number;
+  outShardSize?: number;
+  allowNonfinite?: boolean;
+  /** Replace a non-empty output folder (only once the new merge has succeeded). */
+  force?: boolean;
+  overlapBytes?: number;
+  onWarning?: (message: string) => void;
+  onStart?: (info: { tensors: number; bytes: number; method: string }) => void;
+  onTensor?: (info: { name: string; index: number; bytes: number }) => void;
+}
+
+export interface MergeSummary {
+  method: string;
+  tensors: number;
+  bytes: number;
+  shards: number;
+  outDir: string;
+  warnings: string[];
+}
+
+/** mergekit-yaml CONFIG OUT: plan, stream tensor by tensor into a staged folder, then move it into place. */
+export async function runMerge(options: MergeOptions): Promise<MergeSummary> {
+  const loaded = await loadMergeConfig(options.configFile);
+  const plan = await buildMergePlan(loaded, options.cwd ?? process.cwd());
+  try {
+    plan.warnings.forEach((w) => options.onWarning?.(w));
+    const outShardSize = options.outShardSize ?? DEFAULT_SHARD_BYTES;
+    if (!(outShardSize > 0)) throw new InputError(`--out-shard-size must be positive (got ${outShardSize})`);
+    const shards = planShards(plan.tasks.map(({ name, dtype, shape }) => ({ name, dtype, shape })), outShardSize);
+    const bytes = shards.reduce((sum, s) => sum + s.bytes, 0);
+    options.onStart?.({ tensors: plan.tasks.length, bytes, method: plan.method.name });
+    const output = await StagedOutput.create(options.outDir, options.force ?? false);
+    try {
+      const writer = new ShardWriter(output.dir, shards);
+      try {
+        await executePlan(plan, writer, {
+          seed: options.seed ?? 0,
+          allowNonfinite: options.allowNonfinite ?? false,
+          overlapBytes: options.overlapBytes ?? DEFAULT_OVERLAP_BYTES,
+          onTensor: (task: TensorTask, index) => options.onTensor?.({ name: task.name, index, bytes: tensorBytes(task) }),
+        });
+        await writer.finish();
+      } finally {
+        await writer.abort();
+      }
+      await writeModelFolderFiles(plan, output.dir, loaded.text, basename(output.target));
+      await output.commit();
+    } catch (err) {
+      await output.abort();
+      throw err;
+    }
+    return { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, outDir: output.target, warnings: plan.warnings };
+  } finally {
+    await Promise.all(plan.models.map((m) => m.checkpoint.close()));
+  }
+}

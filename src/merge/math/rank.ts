@@ -1,0 +1,70 @@
+/**
+ * Rank selection on |x| without sorting or copying: a two-pass radix select over the float32 bit patterns
+ * (for non-negative floats, bit order is value order). Ties are broken by position, so exactly the requested
+ * number of entries survives, as mergekit's top-k does (its tie order is arbitrary).
+ */
+
+const histogram = new Uint32Array(65536);
+
+interface RankValue {
+  /** Bit pattern of |x| at the requested ascending rank. */
+  bits: number;
+  /** How many entries have a strictly smaller |x|. */
+  less: number;
+}
+
+/** The |x| bit pattern at ascending rank `rank` (0-based) of `bits & 0x7fffffff`. */
+export function selectAbsRank(bits: Uint32Array, rank: number): RankValue {
+  const n = bits.length;
+  histogram.fill(0);
+  for (let i = 0; i < n; i++) histogram[(bits[i]! & 0x7fffffff) >>> 16]!++;
+  let below = 0;
+  let high = 0;
+  for (; high < 65536; high++) {
+    const c = histogram[high]!;
+    if (below + c > rank) break;
+    below += c;
+  }
+  histogram.fill(0);
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]! & 0x7fffffff;
+    if (x >>> 16 === high) histogram[x & 0xffff]!++;
+  }
+  let low = 0;
+  for (; low < 65536; low++) {
+    const c = histogram[low]!;
+    if (below + c > rank) break;
+    below += c;
+  }
+  return { bits: ((high << 16) | low) >>> 0, less: below };
+}
+
+/**
+ * Zeroes every entry of `values` whose ascending rank by |x| falls outside [lo, hi), in place.
+ * Returns the number of entries kept.
+ */
+export function keepAbsRankRange(values: Float32Array, lo: number, hi: number): number {
+  const n = values.length;
+  lo = Math.max(0, lo);
+  hi = Math.min(n, hi);
+  if (lo >= hi) {
+    values.fill(0);
+    return 0;
+  }
+  if (lo === 0 && hi === n) return n;
+  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  const a = lo > 0 ? selectAbsRank(bits, lo) : { bits: 0, less: 0 };
+  const b = hi < n ? selectAbsRank(bits, hi - 1) : { bits: 0xffffffff, less: n };
+  let tiesA = 0;
+  let tiesB = 0;
+  for (let i = 0; i < n; i++) {
+    const x = bits[i]! & 0x7fffffff;
+    if (x > a.bits && x < b.bits) continue;
+    let rank: number;
+    if (x === a.bits) rank = a.less + tiesA++;
+    else if (x === b.bits) rank = b.less + tiesB++;
+    else rank = -1;
+    if (rank < lo || rank >= hi) values[i] = 0;
+  }
+  return hi - lo;
+}

@@ -1,0 +1,345 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { InputError } from "../errors.ts";
+import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
+import type { LoadedConfig, Parameters } from "./config.ts";
+import { getMethod } from "./methods/registry.ts";
+import type { MergeMethod, ParamSpec, ParamValue } from "./methods/types.ts";
+import { resolveModelRef } from "./model-ref.ts";
+import { layerPosition, resolveParameter } from "./params.ts";
+import { Checkpoint } from "./safetensors/checkpoint.ts";
+import { isFloatDtype, parseConfigDtype, type FloatDtype } from "./safetensors/dtype.ts";
+import type { TensorEntry } from "./safetensors/header.ts";
+
+/**
+ * Turns a merge config into a list of per-tensor tasks before any tensor data is read, so every input error
+ * (missing tensor, shape mismatch, bad parameter, wrong number of models) surfaces in seconds.
+ */
+
+export interface ModelInput {
+  ref: string;
+  dir: string;
+  checkpoint: Checkpoint;
+  config: Record<string, unknown> | undefined;
+  layers: number;
+}
+
+export interface PlannedInput {
+  model: ModelInput;
+  entry: TensorEntry;
+  /** Set when this input is cut to a smaller top-left sub-matrix (embeddings of different vocabularies). */
+  crop?: number[];
+  perModel: Record<string, ParamValue>;
+}
+
+export interface TensorTask {
+  name: string;
+  shape: number[];
+  dtype: FloatDtype;
+  base: PlannedInput | undefined;
+  models: PlannedInput[];
+  global: Record<string, ParamValue>;
+}
+
+export interface MergePlan {
+  method: MergeMethod;
+  tasks: TensorTask[];
+  /** The model whose config.json and tokenizer the output takes: the base, else the first model named. */
+  donor: ModelInput;
+  baseRef: string | undefined;
+  models: ModelInput[];
+  /** Cast inputs to this dtype at load (config `dtype`). */
+  loadDtype: FloatDtype | undefined;
+  /** config.json torch_dtype of the output: out_dtype, else dtype, else unchanged. */
+  configDtype: FloatDtype | undefined;
+  /** Output layer count, written to config.json under `key`. */
+  layerCount: { key: string; value: number } | undefined;
+  warnings: string[];
+}
+
+interface NormalizedSource {
+  ref: string;
+  range: [number, number];
+  params: Parameters | undefined;
+}
+
+interface NormalizedSlice {
+  sources: NormalizedSource[];
+  params: Parameters | undefined;
+  baseRef: string | undefined;
+}
+
+interface OutputTensor {
+  name: string;
+  slice: NormalizedSlice;
+  t: number;
+  inputName: (source: NormalizedSource) => string;
+}
+
+export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise<MergePlan> {
+  const { config, file } = loaded;
+  const method = getMethod(config.merge_method, file);
+  const dtypeOf = (key: "dtype" | "out_dtype") => {
+    const name = config[key];
+    if (name === undefined) return undefined;
+    const dtype = parseConfigDtype(name);
+    if (!dtype) throw new InputError(`${file}: ${key}: "${name}" is not one of float32, float16, bfloat16`);
+    return dtype;
+  };
+  const loadDtype = dtypeOf("dtype");
+  const outDtype = dtypeOf("out_dtype");
+
+  const models = await openModels(allRefs(loaded), cwd);
+  const model = (ref: string) => models.get(ref)!;
+  const slices = normalizeSlices(loaded, model);
+  const baseRef = config.base_model;
+  if (method.base === "required" && slices.some((s) => !s.baseRef)) {
+    throw new InputError(`${file}: merge_method ${method.name} needs a base_model`);
+  }
+  const donor = model(baseRef ?? slices[0]!.sources[0]!.ref);
+  const warnings: string[] = [];
+  const tasks: TensorTask[] = [];
+  for (const output of outputTensors(slices, donor)) {
+    const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, warnings);
+    if (task) tasks.push(task);
+  }
+  if (tasks.length === 0) throw new InputError(`${file}: the merge produces no tensors`);
+  const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
+  const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
+  return {
+    method,
+    tasks,
+    donor,
+    baseRef,
+    models: [...models.values()],
+    loadDtype,
+    configDtype: outDtype ?? loadDtype,
+    layerCount: donorLayers ? { key: donorLayers.key, value: totalLayers } : undefined,
+    warnings,
+  };
+}
+
+function allRefs({ config }: LoadedConfig): string[] {
+  const refs = [
+    ...(config.base_model ? [config.base_model] : []),
+    ...(config.models ?? []).map((m) => m.model),
+    ...(config.slices ?? []).flatMap((s) => [...s.sources.map((x) => x.model), ...(s.base_model ? [s.base_model] : [])]),
+  ];
+  return [...new Set(refs)];
+}
+
+async function openModels(refs: string[], cwd: string): Promise<Map<string, ModelInput>> {
+  const models = new Map<string, ModelInput>();
+  for (const ref of refs) {
+    const dir = resolveModelRef(ref, cwd);
+    const checkpoint = await Checkpoint.open(dir);
+    const configPath = join(dir, "config.json");
+    let config: Record<string, unknown> | undefined;
+    if (existsSync(configPath)) {
+      try {
+        config = JSON.parse(readFileSync(configPath, "utf8")) as Record<string, unknown>;
+      } catch (err) {
+        throw new InputError(`${configPath}: not valid JSON (${(err as Error).message})`);
+      }
+    }
+    const fromConfig = config ? layerCountFromConfig(config)?.value : undefined;
+    const layers = fromConfig ?? inferLayerCount(checkpoint);
+    models.set(ref, { ref, dir, checkpoint, config, layers });
+  }
+  return models;
+}
+
+function inferLayerCount(checkpoint: Checkpoint): number {
+  let max = -1;
+  for (const name of checkpoint.tensors.keys()) max = Math.max(max, parseLayerName(name)?.index ?? -1);
+  return max + 1;
+}
+
+function normalizeSlices({ config, file }: LoadedConfig, model: (ref: string) => ModelInput): NormalizedSlice[] {
+  const withBase = (sources: NormalizedSource[], baseRef: string | undefined): NormalizedSource[] =>
+    baseRef && !sources.some((s) => s.ref === baseRef) ? [...sources, { ref: baseRef, range: sources[0]!.range, params: undefined }] : sources;
+  let slices: NormalizedSlice[];
+  if (config.models) {
+    const layers = model(config.base_model ?? config.models[0]!.model).layers;
+    const sources = config.models.map((m) => ({ ref: m.model, range: [0, layers] as [number, number], params: m.parameters }));
+    slices = [{ sources: withBase(sources, config.base_model), params: undefined, baseRef: config.base_model }];
+  } else {
+    slices = config.slices!.map((s) => {
+      const baseRef = s.base_model ?? config.base_model;
+      const sources = s.sources.map((src) => ({
+        ref: src.model,
+        range: (src.layer_range ?? [0, model(src.model).layers]) as [number, number],
+        params: src.parameters,
+      }));
+      return { sources: withBase(sources, baseRef), params: s.parameters, baseRef };
+    });
+  }
+  slices.forEach((slice, i) => {
+    const length = slice.sources[0]!.range[1] - slice.sources[0]!.range[0];
+    for (const src of slice.sources) {
+      const [start, end] = src.range;
+      if (end - start !== length) {
+        throw new InputError(`${file}: slice ${i + 1}: sources span different numbers of layers (${length} and ${end - start} for "${src.ref}")`);
+      }
+      if (end > model(src.ref).layers) {
+        throw new InputError(`${file}: slice ${i + 1}: layer_range [${start}, ${end}) is past the ${model(src.ref).layers} layers of "${src.ref}"`);
+      }
+    }
+  });
+  return slices;
+}
+
+/** Output tensors in checkpoint order: pre-weights (first slice), layers renumbered across slices, post-weights (last slice). */
+function outputTensors(slices: NormalizedSlice[], donor: ModelInput): OutputTensor[] {
+  const byLayer = new Map<number, LayerName[]>();
+  const pre: string[] = [];
+  const post: string[] = [];
+  for (const entry of [...donor.checkpoint.tensors.values()].sort(fileOrder)) {
+    const layer = parseLayerName(entry.name);
+    if (layer) byLayer.set(layer.index, [...(byLayer.get(layer.index) ?? []), layer]);
+    else (isPreWeight(entry.name) ? pre : post).push(entry.name);
+  }
+  const same = (name: string) => () => name;
+  const first = slices[0]!;
+  const last = slices[slices.length - 1]!;
+  const outputs: OutputTensor[] = pre.map((name) => ({ name, slice: first, t: 0, inputName: same(name) }));
+  let offset = 0;
+  for (const slice of slices) {
+    const reference = slice.sources.find((s) => s.ref === slice.baseRef) ?? slice.sources[0]!;
+    const length = reference.range[1] - reference.range[0];
+    for (let k = 0; k < length; k++) {
+      const templates = byLayer.get(reference.range[0] + k) ?? byLayer.values().next().value ?? [];
+      for (const layer of templates) {
+        outputs.push({
+          name: layerTensorName(layer, offset + k),
+          slice,
+          t: layerPosition(k, length),
+          inputName: (source) => layerTensorName(layer, source.range[0] + k),
+        });
+      }
+    }
+    offset += length;
+  }
+  outputs.push(...post.map((name) => ({ name, slice: last, t: 0, inputName: same(name) })));
+  return outputs;
+}
+
+function fileOrder(a: TensorEntry, b: TensorEntry): number {
+  return a.file === b.file ? a.offset - b.offset : a.file < b.file ? -1 : 1;
+}
+
+function planTensor(
+  output: OutputTensor,
+  method: MergeMethod,
+  { file, config }: LoadedConfig,
+  model: (ref: string) => ModelInput,
+  dtypeOverride: FloatDtype | undefined,
+  warnings: string[],
+): TensorTask | undefined {
+  const { name, slice, t } = output;
+  const tied = LAYOUT.tiedTo[name];
+  if (tied && !slice.sources.some((s) => model(s.ref).checkpoint.get(output.inputName(s)))) return undefined; // no input has its own head
+  const lookup = (source: NormalizedSource): TensorEntry | undefined => {
+    const checkpoint = model(source.ref).checkpoint;
+    return checkpoint.get(output.inputName(source)) ?? tied?.map((n) => checkpoint.get(n)).find((e) => e !== undefined);
+  };
+  const missing = (source: NormalizedSource) =>
+    `tensor "${output.inputName(source)}" required but not present in model "${source.ref}" (${model(source.ref).dir})`;
+
+  const separateBase = method.base !== "input";
+  let base: PlannedInput | undefined;
+  const models: PlannedInput[] = [];
+  for (const source of slice.sources) {
+    const isBase = source.ref === slice.baseRef;
+    const entry = lookup(source);
+    if (!entry) {
+      if (isBase || method.shapes !== "base") throw new InputError(`${file}: ${missing(source)}`);
+      warnings.push(`skipping model "${source.ref}" for ${name}: ${missing(source)}`);
+      continue;
+    }
+    if (!isFloatDtype(entry.dtype)) {
+      throw new InputError(`${entry.file}: tensor "${entry.name}" has dtype ${entry.dtype}; only F32, F16 and BF16 can be merged`);
+    }
+    const input: PlannedInput = { model: model(source.ref), entry, perModel: {} };
+    if (isBase && separateBase) {
+      base = input;
+      continue;
+    }
+    const perModel = resolveAll(method, "model", { source: source.params, slice: slice.params, global: config.parameters }, output, source);
+    if (perModel.missing) {
+      if (isBase) continue; // a base with no weight in a method where it is just another input: left out
+      throw new InputError(`${file}: Missing required parameter ${perModel.missing} for ${source.ref}.${output.inputName(source)}`);
+    }
+    input.perModel = perModel.values;
+    models.push(input);
+  }
+  const globals = resolveAll(method, "global", { slice: slice.params, global: config.parameters }, output, undefined);
+  if (globals.missing) throw new InputError(`${file}: Missing required parameter ${globals.missing} for ${name}`);
+
+  const shape = settleShapes(name, method, base, models, warnings, file);
+  const inputsProblem = method.checkInputs?.({ models: models.length, base: base !== undefined });
+  if (inputsProblem) throw new InputError(`${file}: ${inputsProblem} (tensor ${name})`);
+  const paramsProblem = method.checkParams?.(globals.values, models.map((m) => m.perModel));
+  if (paramsProblem) throw new InputError(`${file}: ${paramsProblem} (tensor ${name})`);
+  const dtype = dtypeOverride ?? ((base ?? models[0])!.entry.dtype as FloatDtype);
+  return { name, shape, dtype, base, models, global: globals.values };
+}
+
+function resolveAll(
+  method: MergeMethod,
+  scope: ParamSpec["scope"],
+  levels: { source?: Parameters | undefined; slice?: Parameters | undefined; global?: Parameters | undefined },
+  output: OutputTensor,
+  source: NormalizedSource | undefined,
+): { values: Record<string, ParamValue>; missing?: string } {
+  const values: Record<string, ParamValue> = {};
+  const names = { input: source ? output.inputName(source) : output.name, output: output.name };
+  for (const [key, spec] of Object.entries(method.params)) {
+    if (spec.scope !== scope) continue;
+    const value = resolveParameter(key, scope, levels, names, output.t) ?? spec.default;
+    if (value === undefined) {
+      if (spec.required) return { values, missing: key };
+      continue;
+    }
+    const where = `parameter ${key}${source ? ` of "${source.ref}"` : ""} for ${output.name}`;
+    if (typeof value !== spec.type) throw new InputError(`${where}: expected a ${spec.type}, got ${JSON.stringify(value)}`);
+    const problem = spec.check?.(value as number);
+    if (problem) throw new InputError(`${where}: ${problem}`);
+    values[key] = value;
+  }
+  return { values };
+}
+
+/** Decides the output shape and crops embeddings of different vocabularies per the method's shape policy. */
+function settleShapes(name: string, method: MergeMethod, base: PlannedInput | undefined, models: PlannedInput[], warnings: string[], file: string): number[] {
+  const inputs = base ? [base, ...models] : models;
+  const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
+  const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  const embedding = isEmbedding(name) && inputs.every((i) => i.entry.shape.length === 2);
+  if (method.shapes === "base" && base) {
+    const target = base.entry.shape;
+    for (let i = models.length - 1; i >= 0; i--) {
+      const m = models[i]!;
+      const shape = m.entry.shape;
+      if (sameShape(shape, target)) continue;
+      if (embedding && shape[0]! >= target[0]! && shape[1]! >= target[1]!) {
+        m.crop = [...target];
+        continue;
+      }
+      warnings.push(`skipping model "${m.model.ref}" for ${name} due to size mismatch: ${shapeText(shape)} vs the base's ${shapeText(target)}`);
+      models.splice(i, 1);
+    }
+    return [...target];
+  }
+  const first = inputs[0]!.entry.shape;
+  if (inputs.every((i) => sameShape(i.entry.shape, first))) return [...first];
+  if (!embedding) {
+    const other = inputs.find((i) => !sameShape(i.entry.shape, first))!;
+    throw new InputError(
+      `${file}: shape mismatch for tensor "${name}": ${shapeText(first)} in "${inputs[0]!.model.ref}" but ${shapeText(other.entry.shape)} in "${other.model.ref}"`,
+    );
+  }
+  const target = [Math.min(...inputs.map((i) => i.entry.shape[0]!)), Math.min(...inputs.map((i) => i.entry.shape[1]!))];
+  for (const input of inputs) if (!sameShape(input.entry.shape, target)) input.crop = target;
+  return target;
+}
