@@ -1,0 +1,74 @@
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTinyModels } from "../src/fixtures/tiny-models.ts";
+
+const BIN = resolve("bin/mergeval.js");
+const run = async (args: string[], cwd: string) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "mergeval-cli-"));
+  await writeTinyModels(join(dir, "models"));
+  await writeFile(
+    join(dir, "ties.yml"),
+    "models:\n  - {model: models/general, parameters: {weight: 1, density: 0.5}}\n  - {model: models/safety, parameters: {weight: 1, density: 0.5}}\nmerge_method: ties\nbase_model: models/base\n",
+  );
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("mergeval CLI (the installed bin, as a user runs it)", () => {
+  it("prints help for the tool and every command with exit 0", async () => {
+    const top = await run(["--help"], dir);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Commands:[\s\S]*merge/);
+    for (const command of ["merge", "example"]) {
+      const help = await run([command, "--help"], dir);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`Usage: mergeval ${command}`));
+    }
+  });
+
+  it("exits 2 on usage errors and unknown commands", async () => {
+    expect((await run(["frobnicate"], dir)).code).toBe(2);
+    const missing = await run(["merge", "ties.yml"], dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/CONFIG\.yml and OUT_DIR/);
+    const badFlag = await run(["merge", "ties.yml", "out", "--bogus"], dir);
+    expect(badFlag.code).toBe(2);
+    const badSize = await run(["merge", "ties.yml", "out", "--out-shard-size", "lots"], dir);
+    expect(badSize.code).toBe(2);
+    expect(badSize.stderr).toMatch(/not a size/);
+  });
+
+  it("merges, prints one summary line off a TTY, and exits 0", async () => {
+    const result = await run(["merge", "ties.yml", "merged", "--seed", "3", "--out-shard-size", "20KB"], dir);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split("\n")).toHaveLength(1);
+    expect(result.stdout).toMatch(/merged 39 tensors .* with ties into .*merged/);
+    expect(readdirSync(join(dir, "merged"))).toContain("model.safetensors.index.json");
+  });
+
+  it("exits 2 with the file named on a bad recipe and leaves no output", async () => {
+    await writeFile(join(dir, "bad.yml"), "models:\n  - {model: models/nowhere, parameters: {weight: 1}}\nmerge_method: linear\n");
+    const result = await run(["merge", "bad.yml", "never"], dir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/models\/nowhere/);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+});
