@@ -10,17 +10,19 @@ export interface Progress {
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
   if (quiet || !stream.isTTY) return { start() {}, tick() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream, format: "{label} [{bar}] {percentage}% | {value}/{total} MB | ETA {eta_formatted} | {detail}", hideCursor: true },
+    { stream, format: "{label} [{bar}] {percentage}% | {value}/{total} {unit} | ETA {eta_formatted} | {detail}", hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   let done = 0;
+  let scale = 1e6;
   return {
     start(total, label) {
-      bar.start(Math.max(1, Math.round(total / 1e6)), 0, { label, detail: "" });
+      scale = total < 1e7 ? 1e3 : 1e6;
+      bar.start(Math.max(1, Math.round(total / scale)), 0, { label, detail: "", unit: scale === 1e3 ? "kB" : "MB" });
     },
     tick(bytes, detail) {
       done += bytes;
-      bar.update(Math.round(done / 1e6), { detail });
+      bar.update(Math.round(done / scale), { detail });
     },
     stop() {
       bar.stop();
