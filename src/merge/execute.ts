@@ -1,7 +1,7 @@
 import { InputError } from "../errors.ts";
 import type { MergePlan, PlannedInput, TensorTask } from "./plan.ts";
 import { seededRng } from "./rng.ts";
-import { encodeInPlace, roundThrough, widenInPlace, type FloatDtype } from "./safetensors/dtype.ts";
+import { DTYPE_BYTES, encodeInPlace, roundThrough, widenInPlace, type FloatDtype } from "./safetensors/dtype.ts";
 import type { ShardWriter } from "./safetensors/writer.ts";
 
 export interface ExecuteOptions {
@@ -53,7 +53,7 @@ function taskBytes(task: TensorTask): number {
 }
 
 function bytesPerElement(dtype: string): number {
-  return dtype === "F32" ? 4 : 2;
+  return DTYPE_BYTES[dtype]!;
 }
 
 async function loadTask(task: TensorTask, loadDtype: FloatDtype | undefined, allowNonfinite: boolean): Promise<LoadedTask> {

@@ -99,7 +99,7 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
   const donor = model(baseRef ?? slices[0]!.sources[0]!.ref);
   const warnings: string[] = [];
   const tasks: TensorTask[] = [];
-  for (const output of outputTensors(slices, donor)) {
+  for (const output of outputTensors(slices, donor, [...models.values()])) {
     const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, warnings);
     if (task) tasks.push(task);
   }
@@ -189,15 +189,24 @@ function normalizeSlices({ config, file }: LoadedConfig, model: (ref: string) =>
   return slices;
 }
 
-/** Output tensors in checkpoint order: pre-weights (first slice), layers renumbered across slices, post-weights (last slice). */
-function outputTensors(slices: NormalizedSlice[], donor: ModelInput): OutputTensor[] {
+/**
+ * Output tensors in checkpoint order: pre-weights (first slice), layers renumbered across slices, post-weights
+ * (last slice). Names come from every input, the donor's first, so a tensor the donor lacks is reported as
+ * missing rather than silently left out.
+ */
+function outputTensors(slices: NormalizedSlice[], donor: ModelInput, models: ModelInput[]): OutputTensor[] {
   const byLayer = new Map<number, LayerName[]>();
   const pre: string[] = [];
   const post: string[] = [];
-  for (const entry of [...donor.checkpoint.tensors.values()].sort(fileOrder)) {
-    const layer = parseLayerName(entry.name);
-    if (layer) byLayer.set(layer.index, [...(byLayer.get(layer.index) ?? []), layer]);
-    else (isPreWeight(entry.name) ? pre : post).push(entry.name);
+  const seen = new Set<string>();
+  for (const model of [donor, ...models.filter((m) => m !== donor)]) {
+    for (const entry of [...model.checkpoint.tensors.values()].sort(fileOrder)) {
+      if (seen.has(entry.name)) continue;
+      seen.add(entry.name);
+      const layer = parseLayerName(entry.name);
+      if (layer) byLayer.set(layer.index, [...(byLayer.get(layer.index) ?? []), layer]);
+      else (isPreWeight(entry.name) ? pre : post).push(entry.name);
+    }
   }
   const same = (name: string) => () => name;
   const first = slices[0]!;
@@ -265,7 +274,7 @@ function planTensor(
       base = input;
       continue;
     }
-    const perModel = resolveAll(method, "model", { source: source.params, slice: slice.params, global: config.parameters }, output, source);
+    const perModel = resolveAll(method, "model", { source: source.params, slice: slice.params, global: config.parameters }, output, source, file);
     if (perModel.missing) {
       if (isBase) continue; // a base with no weight in a method where it is just another input: left out
       throw new InputError(`${file}: Missing required parameter ${perModel.missing} for ${source.ref}.${output.inputName(source)}`);
@@ -273,7 +282,7 @@ function planTensor(
     input.perModel = perModel.values;
     models.push(input);
   }
-  const globals = resolveAll(method, "global", { slice: slice.params, global: config.parameters }, output, undefined);
+  const globals = resolveAll(method, "global", { slice: slice.params, global: config.parameters }, output, undefined, file);
   if (globals.missing) throw new InputError(`${file}: Missing required parameter ${globals.missing} for ${name}`);
 
   const shape = settleShapes(name, method, base, models, warnings, file);
@@ -291,6 +300,7 @@ function resolveAll(
   levels: { source?: Parameters | undefined; slice?: Parameters | undefined; global?: Parameters | undefined },
   output: OutputTensor,
   source: NormalizedSource | undefined,
+  file: string,
 ): { values: Record<string, ParamValue>; missing?: string } {
   const values: Record<string, ParamValue> = {};
   const names = { input: source ? output.inputName(source) : output.name, output: output.name };
@@ -301,7 +311,7 @@ function resolveAll(
       if (spec.required) return { values, missing: key };
       continue;
     }
-    const where = `parameter ${key}${source ? ` of "${source.ref}"` : ""} for ${output.name}`;
+    const where = `${file}: parameter ${key}${source ? ` of "${source.ref}"` : ""} for ${output.name}`;
     if (typeof value !== spec.type) throw new InputError(`${where}: expected a ${spec.type}, got ${JSON.stringify(value)}`);
     const problem = spec.check?.(value as number);
     if (problem) throw new InputError(`${where}: ${problem}`);
