@@ -1,7 +1,7 @@
 import { InputError } from "../errors.ts";
 import type { MergePlan, PlannedInput, TensorTask } from "./plan.ts";
 import { seededRng } from "./rng.ts";
-import { DTYPE_BYTES, encodeInPlace, roundThrough, widenInPlace, type FloatDtype } from "./safetensors/dtype.ts";
+import { DTYPE_BYTES, encodeInPlace, hasNonFinite, roundThrough, widenInPlace, type FloatDtype } from "./safetensors/dtype.ts";
 import type { ShardWriter } from "./safetensors/writer.ts";
 
 export interface ExecuteOptions {
@@ -68,31 +68,24 @@ export async function loadInput(input: PlannedInput, loadDtype: FloatDtype | und
   const dtype = entry.dtype as FloatDtype;
   const numel = entry.byteLength / bytesPerElement(dtype);
   let values: Float32Array = new Float32Array(numel);
+  let nonFinite: boolean;
   if (dtype === "F32") {
     await model.checkpoint.readInto(entry, new Uint8Array(values.buffer));
+    nonFinite = !allowNonfinite && hasNonFinite(values);
   } else {
     await model.checkpoint.readInto(entry, new Uint8Array(values.buffer, numel * 2, numel * 2));
-    widenInPlace(values, numel * 2, numel, dtype);
+    nonFinite = widenInPlace(values, numel * 2, numel, dtype);
   }
-  if (!allowNonfinite) {
-    const bad = firstNonFinite(values);
-    if (bad >= 0) {
-      throw new InputError(
-        `${entry.file}: tensor "${entry.name}" of model "${model.ref}" holds ${values[bad]} at index ${bad} (pass --allow-nonfinite to merge anyway)`,
-      );
-    }
+  if (nonFinite && !allowNonfinite) {
+    const index = values.findIndex((v) => !Number.isFinite(v));
+    throw new InputError(
+      `${entry.file}: tensor "${entry.name}" of model "${model.ref}" holds ${values[index]} at index ${index} (pass --allow-nonfinite to merge anyway)`,
+    );
   }
-  if (loadDtype) roundThrough(values, loadDtype);
+  // Casting to the config dtype is the identity when it is the stored dtype or float32.
+  if (loadDtype && loadDtype !== dtype && loadDtype !== "F32") roundThrough(values, loadDtype);
   if (input.crop) values = cropTopLeft(values, entry.shape, input.crop);
   return values;
-}
-
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v - v !== 0) return i;
-  }
-  return -1;
 }
 
 /** The top-left [rows, cols] sub-matrix of a row-major matrix, compacted in place. */

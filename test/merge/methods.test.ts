@@ -106,6 +106,34 @@ describe("task arithmetic family", () => {
     close(callMethod(ties, { base: [0], models: [[1], [-1]], perModel: [{ weight: 1 }, { weight: 1 }] }), [1]);
   });
 
+  it("TIES agrees with a direct reading of the reference on random vectors (zeros, exact ties, negative weights)", () => {
+    // Straight from the notes: D = w·δ; maj = sign(ΣD) with 0 → +; keep non-zero D of the majority sign; divide
+    // by the kept weights (0 → 1); add to the base.
+    const reference = (base: number[], models: number[][], weights: number[], normalize: boolean) =>
+      base.map((b, j) => {
+        const d = models.map((m, i) => weights[i]! * (m[j]! - b));
+        const positive = d.reduce((s, x) => s + x, 0) >= 0;
+        const keep = d.map((x) => (positive ? x > 0 : x < 0));
+        const mixed = d.reduce((s, x, i) => s + (keep[i] ? x : 0), 0);
+        const div = weights.reduce((s, w, i) => s + (keep[i] ? w : 0), 0);
+        return b + (normalize ? mixed / (div === 0 ? 1 : div) : mixed);
+      });
+    const pick = [0, 0.5, -0.5, 1, -1, 0.25];
+    for (const count of [2, 3]) {
+      for (const [weights, normalize] of [[[1, 1, 1], true], [[0.3, 0.9, 0.5], true], [[1, -0.5, 0.7], false], [[0.5, 0.5, 2], false]] as const) {
+        const n = 400;
+        const r = randomVector(n * (count + 1), count * 7 + weights.length);
+        const base = Array.from({ length: n }, (_, j) => Math.round(r[j]! * 4) / 4);
+        const models = Array.from({ length: count }, (_, i) =>
+          base.map((b, j) => b + pick[Math.floor(Math.abs(r[n * (i + 1) + j]!) * pick.length) % pick.length]!),
+        );
+        const w = weights.slice(0, count);
+        const out = callMethod(ties, { base, models, perModel: w.map((weight) => ({ weight })), global: { normalize } });
+        close(out, reference(base, models, w, normalize), 5);
+      }
+    }
+  });
+
   it("TIES with density 1 and one model is task arithmetic", () => {
     const base = randomVector(40, 5);
     const model = randomVector(40, 6);

@@ -11,6 +11,8 @@ interface RankValue {
   bits: number;
   /** How many entries have a strictly smaller |x|. */
   less: number;
+  /** How many entries have exactly this |x|. */
+  equal: number;
 }
 
 /** The |x| bit pattern at ascending rank `rank` (0-based) of `bits & 0x7fffffff`. */
@@ -36,7 +38,7 @@ export function selectAbsRank(bits: Uint32Array, rank: number): RankValue {
     if (below + c > rank) break;
     below += c;
   }
-  return { bits: ((high << 16) | low) >>> 0, less: below };
+  return { bits: ((high << 16) | low) >>> 0, less: below, equal: histogram[low]! };
 }
 
 /**
@@ -53,18 +55,28 @@ export function keepAbsRankRange(values: Float32Array, lo: number, hi: number): 
   }
   if (lo === 0 && hi === n) return n;
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
-  const a = lo > 0 ? selectAbsRank(bits, lo) : { bits: 0, less: 0 };
-  const b = hi < n ? selectAbsRank(bits, hi - 1) : { bits: 0xffffffff, less: n };
-  let tiesA = 0;
-  let tiesB = 0;
+  const a = lo > 0 ? selectAbsRank(bits, lo) : { bits: 0, less: 0, equal: 0 };
+  const b = hi < n ? selectAbsRank(bits, hi - 1) : { bits: 0x7fffffff, less: n, equal: 0 };
+  // Keep a.bits ≤ |x| ≤ b.bits without branches (data-dependent branches mispredict on random weights).
   for (let i = 0; i < n; i++) {
     const x = bits[i]! & 0x7fffffff;
-    if (x > a.bits && x < b.bits) continue;
-    let rank: number;
-    if (x === a.bits) rank = a.less + tiesA++;
-    else if (x === b.bits) rank = b.less + tiesB++;
-    else rank = -1;
-    if (rank < lo || rank >= hi) values[i] = 0;
+    const outside = ((x - a.bits) | (b.bits - x)) >> 31; // -1 when x < a.bits or x > b.bits, else 0
+    bits[i] = bits[i]! & ~outside;
+  }
+  // Ties at either bound: their ranks run in index order from `less`; drop those outside [lo, hi).
+  const tiesBelowLo = a.less < lo;
+  const tiesAboveHi = b.less + b.equal > hi;
+  if (tiesBelowLo || tiesAboveHi) {
+    let seenA = 0;
+    let seenB = 0;
+    for (let i = 0; i < n; i++) {
+      const x = bits[i]! & 0x7fffffff;
+      let rank: number;
+      if (x === a.bits) rank = a.less + seenA++;
+      else if (x === b.bits) rank = b.less + seenB++;
+      else continue;
+      if (rank < lo || rank >= hi) bits[i] = 0;
+    }
   }
   return hi - lo;
 }

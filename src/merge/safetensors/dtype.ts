@@ -84,16 +84,35 @@ export function floatBitsToBf16(bits: number): number {
  * Widen `count` 16-bit values stored at byte `srcByte` of `f32.buffer` into `f32[0..count)`, in place.
  * The raw values must sit in the upper half of the buffer (srcByte ≥ 2·count), so a forward pass never
  * overwrites a value it has yet to read: a bf16/f16 tensor costs its float32 size and nothing more.
+ * Returns true when some value is NaN or ±Inf (detected in the same pass, without branches).
  */
-export function widenInPlace(f32: Float32Array, srcByte: number, count: number, dtype: "F16" | "BF16"): void {
+export function widenInPlace(f32: Float32Array, srcByte: number, count: number, dtype: "F16" | "BF16"): boolean {
   const src = new Uint16Array(f32.buffer, f32.byteOffset + srcByte, count);
+  let nonFinite = 0;
   if (dtype === "BF16") {
     const dst = new Uint32Array(f32.buffer, f32.byteOffset, count);
-    for (let i = 0; i < count; i++) dst[i] = src[i]! << 16;
+    for (let i = 0; i < count; i++) {
+      const h = src[i]!;
+      nonFinite |= ((h & 0x7f80) + 0x80) >> 15; // 1 exactly when the exponent bits are all ones
+      dst[i] = h << 16;
+    }
   } else {
     const table = halfToFloatTable();
-    for (let i = 0; i < count; i++) f32[i] = table[src[i]!]!;
+    for (let i = 0; i < count; i++) {
+      const h = src[i]!;
+      nonFinite |= ((h & 0x7c00) + 0x400) >> 15;
+      f32[i] = table[h]!;
+    }
   }
+  return nonFinite !== 0;
+}
+
+/** True when some float32 value is NaN or ±Inf; one branch-free pass over the bits. */
+export function hasNonFinite(values: Float32Array): boolean {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  let nonFinite = 0;
+  for (let i = 0; i < bits.length; i++) nonFinite |= ((bits[i]! >>> 23) & 0xff) + 1;
+  return (nonFinite & 0x100) !== 0;
 }
 
 /**
