@@ -58,25 +58,18 @@ export function keepAbsRankRange(values: Float32Array, lo: number, hi: number): 
   const a = lo > 0 ? selectAbsRank(bits, lo) : { bits: 0, less: 0, equal: 0 };
   const b = hi < n ? selectAbsRank(bits, hi - 1) : { bits: 0x7fffffff, less: n, equal: 0 };
   // Keep a.bits ≤ |x| ≤ b.bits without branches (data-dependent branches mispredict on random weights).
+  // Ties at either bound are rare enough to branch on: their ranks run in index order from `less`.
+  let seenA = 0;
+  let seenB = 0;
   for (let i = 0; i < n; i++) {
     const x = bits[i]! & 0x7fffffff;
+    if (x === a.bits || x === b.bits) {
+      const rank = x === a.bits ? a.less + seenA++ : b.less + seenB++;
+      if (rank < lo || rank >= hi) bits[i] = 0;
+      continue;
+    }
     const outside = ((x - a.bits) | (b.bits - x)) >> 31; // -1 when x < a.bits or x > b.bits, else 0
     bits[i] = bits[i]! & ~outside;
-  }
-  // Ties at either bound: their ranks run in index order from `less`; drop those outside [lo, hi).
-  const tiesBelowLo = a.less < lo;
-  const tiesAboveHi = b.less + b.equal > hi;
-  if (tiesBelowLo || tiesAboveHi) {
-    let seenA = 0;
-    let seenB = 0;
-    for (let i = 0; i < n; i++) {
-      const x = bits[i]! & 0x7fffffff;
-      let rank: number;
-      if (x === a.bits) rank = a.less + seenA++;
-      else if (x === b.bits) rank = b.less + seenB++;
-      else continue;
-      if (rank < lo || rank >= hi) bits[i] = 0;
-    }
   }
   return hi - lo;
 }

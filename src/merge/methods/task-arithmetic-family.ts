@@ -121,7 +121,9 @@ function addSignElected(base: Float32Array, deltas: Float32Array[], weights: num
  */
 function addSignElectedPair(base: Float32Array, deltas: Float32Array[], weights: number[], normalize: boolean, lambda: number): void {
   const [x0, x1] = deltas as [Float32Array, Float32Array];
-  const [w0, w1] = weights as [number, number];
+  // Without normalize the divisor is always 1: zero weights and a constant 1 give that without a branch.
+  const [w0, w1] = normalize ? (weights as [number, number]) : [0, 0];
+  const always = normalize ? 0 : 1;
   const b0 = new Int32Array(x0.buffer, x0.byteOffset, x0.length);
   const b1 = new Int32Array(x1.buffer, x1.byteOffset, x1.length);
   for (let j = 0; j < base.length; j++) {
@@ -135,9 +137,8 @@ function addSignElectedPair(base: Float32Array, deltas: Float32Array[], weights:
     const k0 = (same | ((bb - aa) >>> 31) | (equal & (~a >>> 31))) & (-aa >>> 31); // … and non-zero
     const k1 = (same | ((aa - bb) >>> 31) | (equal & (~b >>> 31))) & (-bb >>> 31);
     const mixed = k0 * x0[j]! + k1 * x1[j]!;
-    let divisor = k0 * w0 + k1 * w1;
-    if (!normalize) divisor = 1;
-    else if (divisor === 0) divisor = 1; // nothing agrees (both zero), or agreeing weights cancel
+    let divisor = k0 * w0 + k1 * w1 + (always | ((k0 | k1) ^ 1)); // nothing agrees (both zero): 1
+    if (divisor === 0) divisor = 1; // agreeing weights that cancel: rare, so this branch predicts well
     base[j] = base[j]! + (lambda * mixed) / divisor;
   }
 }
