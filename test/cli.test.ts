@@ -3,6 +3,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModels } from "../src/fixtures/tiny-models.ts";
@@ -62,6 +64,19 @@ describe("mergeval CLI (the installed bin, as a user runs it)", () => {
     expect(result.stdout.trim().split("\n")).toHaveLength(1);
     expect(result.stdout).toMatch(/merged 39 tensors .* with ties into .*merged/);
     expect(readdirSync(join(dir, "merged"))).toContain("model.safetensors.index.json");
+  });
+
+  it("a merge on worker threads runs to completion in a plain Node process (workers keep it alive)", async () => {
+    const script = [
+      `import { runMerge } from ${JSON.stringify(resolve("src/merge/index.ts"))};`,
+      `const s = await runMerge({ configFile: "ties.yml", outDir: "threaded", threads: 2, parallelMinBytes: 0 });`,
+      `console.log("done", s.tensors);`,
+    ].join("\n");
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    await writeFile(join(dir, "threaded.mts"), script);
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", tsx, "threaded.mts"], { cwd: dir });
+    expect(stdout.trim()).toBe("done 39");
+    expect(readdirSync(join(dir, "threaded"))).toContain("model.safetensors");
   });
 
   it("exits 2 with the file named on a bad recipe and leaves no output", async () => {

@@ -15,6 +15,7 @@ Options:
   --seed N                 seed for DARE/DELLA randomness (default 0); same seed, same bytes
   --out-shard-size SIZE    max bytes per output shard (default 5B; k/m/b decimal, KiB/MiB/GiB binary)
   --allow-nonfinite        merge inputs holding NaN/Inf instead of failing
+  --threads N              worker threads for the math (default 1; helps TIES/DARE on many cores, costs memory)
   --force                  replace a non-empty OUT_DIR (only after the merge succeeds)
   -q, --quiet              no progress bar, no summary line
   -h, --help               show this help
@@ -33,6 +34,7 @@ export const mergeCommand: Command = {
         seed: { type: "string" },
         "out-shard-size": { type: "string" },
         "allow-nonfinite": { type: "boolean" },
+        threads: { type: "string" },
         force: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
@@ -46,6 +48,10 @@ export const mergeCommand: Command = {
     const [configFile, outDir] = positionals as [string, string];
     const seed = values.seed === undefined ? 0 : Number(values.seed);
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`--seed: "${values.seed}" is not a non-negative integer`);
+    const threads = values.threads === undefined ? undefined : Number(values.threads);
+    if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
+      throw new InputError(`--threads: "${values.threads}" is not a positive integer`);
+    }
     const outShardSize = values["out-shard-size"] ? parseByteSize(values["out-shard-size"], "--out-shard-size") : undefined;
     const progress = createProgress(process.stderr, values.quiet);
     const started = Date.now();
@@ -56,6 +62,7 @@ export const mergeCommand: Command = {
         seed,
         outShardSize,
         allowNonfinite: values["allow-nonfinite"],
+        threads,
         force: values.force,
         onWarning: (w) => io.err(`warning: ${w}`),
         onStart: ({ bytes, method }) => progress.start(bytes, method),

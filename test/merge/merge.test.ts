@@ -114,6 +114,35 @@ dtype: float32
     expect(a.equals(c)).toBe(false);
   });
 
+  it("worker threads give the same bytes as one thread (DARE-TIES, so the random masks too)", async () => {
+    const yaml = `models:
+  - {model: general, parameters: {weight: 0.6, density: 0.5}}
+  - {model: safety, parameters: {weight: 0.4, density: 0.7}}
+merge_method: dare_ties
+base_model: base
+`;
+    const one = await readFile(join(await merge(yaml, { seed: 5, threads: 1 }), "model.safetensors"));
+    const two = await readFile(join(await merge(yaml, { seed: 5, threads: 2, parallelMinBytes: 0, overlapBytes: 0 }), "model.safetensors"));
+    expect(two.equals(one)).toBe(true);
+  });
+
+  it("an input error inside a worker surfaces as an input error and leaves no output", async () => {
+    const broken = join(root, "broken");
+    const { saveCheckpoint } = await import("../../src/merge/safetensors/save.ts");
+    await saveCheckpoint(
+      broken,
+      tinyTensors("broken", 0.02, SHAPE).map((t) => (t.name === "model.layers.2.mlp.up_proj.weight" ? { ...t, values: t.values.map((v, i) => (i === 3 ? NaN : v)) } : t)),
+    );
+    const configFile = join(root, "broken.yml");
+    await writeFile(configFile, "models:\n  - {model: general, parameters: {weight: 1}}\n  - {model: broken, parameters: {weight: 1}}\nmerge_method: linear\n");
+    const outDir = join(root, "out", "broken");
+    await expect(runMerge({ configFile, outDir, cwd: root, threads: 2, parallelMinBytes: 0 })).rejects.toThrow(
+      /broken\/model\.safetensors: tensor "model\.layers\.2\.mlp\.up_proj\.weight" .* holds NaN at index 3/,
+    );
+    expect(existsSync(outDir)).toBe(false);
+    expect(readdirSync(join(root, "out")).filter((f) => f.startsWith(".broken"))).toEqual([]);
+  });
+
   it("shards by bytes and writes an index; the sharded merge equals the single-file one", async () => {
     const yaml = `models:
   - {model: general, parameters: {weight: 1, density: 0.5}}

@@ -1,21 +1,19 @@
 import { existsSync } from "node:fs";
-import { open, readFile, readdir, type FileHandle } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { InputError } from "../../errors.ts";
 import { readSafetensorsHeader, type TensorEntry } from "./header.ts";
+import { TensorReader } from "./tensor-reader.ts";
 
 export const SINGLE_FILE = "model.safetensors";
 export const INDEX_FILE = "model.safetensors.index.json";
-
-/** Reads more than this in several calls: one read(2) is capped near 2 GiB. */
-const MAX_READ_CHUNK = 1 << 30;
 
 /**
  * A Hugging Face checkpoint folder in safetensors: single-file or sharded. Headers are read once;
  * tensor data is read one tensor at a time, by offset, into a buffer the caller owns.
  */
 export class Checkpoint {
-  private readonly handles = new Map<string, Promise<FileHandle>>();
+  private readonly reader = new TensorReader();
 
   private constructor(
     readonly dir: string,
@@ -56,33 +54,12 @@ export class Checkpoint {
   }
 
   /** Reads the raw bytes of `entry` into `target` (exactly entry.byteLength bytes long). */
-  async readInto(entry: TensorEntry, target: Uint8Array): Promise<void> {
-    if (target.byteLength !== entry.byteLength) throw new Error(`readInto: buffer of ${target.byteLength} bytes for ${entry.byteLength}`);
-    const handle = await this.handle(entry.file);
-    let done = 0;
-    while (done < entry.byteLength) {
-      const length = Math.min(MAX_READ_CHUNK, entry.byteLength - done);
-      const { bytesRead } = await handle.read(target, done, length, entry.offset + done);
-      if (bytesRead === 0) {
-        throw new InputError(`${entry.file}: tensor "${entry.name}": file ends before its data (truncated?)`);
-      }
-      done += bytesRead;
-    }
+  readInto(entry: TensorEntry, target: Uint8Array): Promise<void> {
+    return this.reader.readInto(entry, target);
   }
 
-  async close(): Promise<void> {
-    const handles = [...this.handles.values()];
-    this.handles.clear();
-    await Promise.all(handles.map(async (h) => (await h).close()));
-  }
-
-  private handle(file: string): Promise<FileHandle> {
-    let handle = this.handles.get(file);
-    if (!handle) {
-      handle = open(file, "r");
-      this.handles.set(file, handle);
-    }
-    return handle;
+  close(): Promise<void> {
+    return this.reader.close();
   }
 }
 
