@@ -1,6 +1,6 @@
 /**
  * One measured run, in its own process so its peak RSS is its own (spawned by bench/merge.ts):
- *   node --import tsx bench/merge-one.ts merge CONFIG.yml OUT_DIR [SEED]
+ *   node --import tsx bench/merge-one.ts merge CONFIG.yml OUT_DIR [SEED] [THREADS]
  *   node --import tsx bench/merge-one.ts floor tensor|sequential OUT_FILE OUT_BYTES MODEL_DIR...
  * Prints one JSON line on stdout: wall seconds of the run itself (process start and imports excluded),
  * peak RSS (KB) at the end and before the run.
@@ -20,10 +20,16 @@ async function main(argv: string[]): Promise<RunReport> {
   const [kind, ...rest] = argv;
   const baselineRssKB = process.resourceUsage().maxRSS;
   if (kind === "merge") {
-    const [configFile, outDir, seed] = rest;
-    if (!configFile || !outDir) throw new Error("merge CONFIG.yml OUT_DIR [SEED]");
+    const [configFile, outDir, seed, threads] = rest;
+    if (!configFile || !outDir) throw new Error("merge CONFIG.yml OUT_DIR [SEED] [THREADS]");
     const started = performance.now();
-    const summary = await runMerge({ configFile, outDir, seed: seed ? Number(seed) : 0, onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
+    const summary = await runMerge({
+      configFile,
+      outDir,
+      seed: seed ? Number(seed) : 0,
+      threads: threads ? Number(threads) : 1,
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+    });
     const seconds = (performance.now() - started) / 1000;
     return { seconds, maxRssKB: process.resourceUsage().maxRSS, baselineRssKB, bytes: summary.bytes };
   }

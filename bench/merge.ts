@@ -5,7 +5,7 @@
  * It measures; it never fails because of a time.
  *
  *   npm run bench -- [--scale 0.25] [--dtype BF16|F16|F32] [--methods linear,ties|all] [--runs 2]
- *                    [--floor-runs 5] [--seed 0] [--json PATH] [--profile DIR]
+ *                    [--floor-runs 5] [--seed 0] [--threads 1] [--json PATH] [--profile DIR]
  */
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -30,6 +30,7 @@ const HELP = `Usage: npm run bench -- [options]
   --runs N           merge runs per method; the best is reported (default 2)
   --floor-runs N     floor runs per input count and mode; the best is reported (default 5)
   --seed N           DARE/DELLA seed (default 0)
+  --threads N        worker threads for the merges (mergeval merge --threads; default 1)
   --json PATH        also write a JSON summary to PATH
   --profile DIR      run the merges with --cpu-prof into DIR (times then include the profiler's overhead)
   -h, --help         this help
@@ -276,6 +277,7 @@ async function main(): Promise<void> {
       runs: { type: "string", default: "2" },
       "floor-runs": { type: "string", default: "5" },
       seed: { type: "string", default: "0" },
+      threads: { type: "string", default: "1" },
       json: { type: "string" },
       profile: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -294,6 +296,7 @@ async function main(): Promise<void> {
   const runs = Math.max(1, Math.floor(Number(values.runs)));
   const floorRuns = Math.max(1, Math.floor(Number(values["floor-runs"])));
   const seed = String(Math.floor(Number(values.seed)));
+  const threads = String(Math.max(1, Math.floor(Number(values.threads))));
   const profileArgs = values.profile ? ["--cpu-prof", "--cpu-prof-dir", resolve(values.profile)] : [];
 
   const shape = scaledShape(scale, dtype);
@@ -316,6 +319,7 @@ async function main(): Promise<void> {
       memoryGB: totalmem() / 1e9,
     };
     console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.platform}, ${f(machine.memoryGB, 1)} GB RAM`);
+    console.log(`merge threads: ${threads}`);
 
     const genStarted = performance.now();
     const info = await writeModels(root, shape);
@@ -376,7 +380,7 @@ async function main(): Promise<void> {
         for (const method of methods) {
           const outDir = join(root, "out", method);
           try {
-            const report = await runChild(["merge", join(root, "configs", `${method}.yml`), outDir, seed], profileArgs);
+            const report = await runChild(["merge", join(root, "configs", `${method}.yml`), outDir, seed, threads], profileArgs);
             samples.get(method)!.push(report);
             process.stderr.write(`  ${method}, run ${round + 1}: ${f(report.seconds, 3)} s, peak RSS ${f((report.maxRssKB * 1024) / MB, 0)} MB\n`);
           } catch (err) {
@@ -448,7 +452,7 @@ async function main(): Promise<void> {
       const summary = {
         machine,
         model: { shape, ...info, generateSeconds: genSeconds },
-        settings: { scale, dtype, runs, floorRuns, seed: Number(seed), profile: values.profile ?? null },
+        settings: { scale, dtype, runs, floorRuns, seed: Number(seed), threads: Number(threads), profile: values.profile ?? null },
         floors: floors.map((x) => ({ ...x, best: best(x.seconds), median: median(x.seconds), maxRssMB: (x.maxRssKB * 1024) / MB })),
         methods: results,
         totalSeconds,
