@@ -16,7 +16,7 @@ interface RankValue {
 }
 
 /** The |x| bit pattern at ascending rank `rank` (0-based) of `bits & 0x7fffffff`. */
-export function selectAbsRank(bits: Uint32Array, rank: number): RankValue {
+export function selectAbsRank(bits: Int32Array, rank: number): RankValue {
   const n = bits.length;
   histogram.fill(0);
   for (let i = 0; i < n; i++) histogram[(bits[i]! & 0x7fffffff) >>> 16]!++;
@@ -54,7 +54,7 @@ export function keepAbsRankRange(values: Float32Array, lo: number, hi: number): 
     return 0;
   }
   if (lo === 0 && hi === n) return n;
-  const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  const bits = new Int32Array(values.buffer, values.byteOffset, n);
   const a = lo > 0 ? selectAbsRank(bits, lo) : { bits: 0, less: 0, equal: 0 };
   const b = hi < n ? selectAbsRank(bits, hi - 1) : { bits: 0x7fffffff, less: n, equal: 0 };
   // Keep a.bits ≤ |x| ≤ b.bits without branches (data-dependent branches mispredict on random weights).

@@ -61,7 +61,7 @@ export function dropByMagnitudeRank(delta: Float32Array, rowLength: number, dens
   }
   const rows = delta.length / rowLength;
   const order = sortScratch(rowLength);
-  const bits = new Uint32Array(delta.buffer, delta.byteOffset, delta.length);
+  const bits = new Int32Array(delta.buffer, delta.byteOffset, delta.length);
   const span = rowLength > 1 ? rowLength - 1 : 1;
   for (let r = 0; r < rows; r++) {
     const start = r * rowLength;

@@ -90,7 +90,7 @@ export function widenInPlace(f32: Float32Array, srcByte: number, count: number, 
   const src = new Uint16Array(f32.buffer, f32.byteOffset + srcByte, count);
   let nonFinite = 0;
   if (dtype === "BF16") {
-    const dst = new Uint32Array(f32.buffer, f32.byteOffset, count);
+    const dst = new Int32Array(f32.buffer, f32.byteOffset, count);
     for (let i = 0; i < count; i++) {
       const h = src[i]!;
       nonFinite |= ((h & 0x7f80) + 0x80) >> 15; // 1 exactly when the exponent bits are all ones
@@ -109,7 +109,7 @@ export function widenInPlace(f32: Float32Array, srcByte: number, count: number, 
 
 /** True when some float32 value is NaN or ±Inf; one branch-free pass over the bits. */
 export function hasNonFinite(values: Float32Array): boolean {
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   let nonFinite = 0;
   for (let i = 0; i < bits.length; i++) nonFinite |= ((bits[i]! >>> 23) & 0xff) + 1;
   return (nonFinite & 0x100) !== 0;
@@ -124,10 +124,10 @@ export function encodeInPlace(values: Float32Array, dtype: FloatDtype): Uint8Arr
   if (dtype === "F32") return new Uint8Array(values.buffer, values.byteOffset, n * 4);
   const dst = new Uint16Array(values.buffer, values.byteOffset, n);
   if (dtype === "BF16") {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+    const bits = new Int32Array(values.buffer, values.byteOffset, n);
     for (let i = 0; i < n; i++) dst[i] = floatBitsToBf16(bits[i]!);
   } else {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+    const bits = new Int32Array(values.buffer, values.byteOffset, n);
     for (let i = 0; i < n; i++) dst[i] = floatBitsToHalf(bits[i]!);
   }
   return new Uint8Array(values.buffer, values.byteOffset, n * 2);
@@ -138,11 +138,11 @@ export function roundThrough(values: Float32Array, dtype: FloatDtype): void {
   if (dtype === "F32") return;
   const n = values.length;
   if (dtype === "BF16") {
-    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+    const bits = new Int32Array(values.buffer, values.byteOffset, n);
     for (let i = 0; i < n; i++) bits[i] = floatBitsToBf16(bits[i]!) << 16;
   } else {
     const table = halfToFloatTable();
-    const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+    const bits = new Int32Array(values.buffer, values.byteOffset, n);
     for (let i = 0; i < n; i++) values[i] = table[floatBitsToHalf(bits[i]!)]!;
   }
 }
