@@ -9,6 +9,7 @@ import { tinyTensors, writeTinyModels, type TinyModelShape } from "../../src/fix
 import { methodNames, runMerge, type MergeOptions, type MergeSummary } from "../../src/merge/index.ts";
 import { Checkpoint } from "../../src/merge/safetensors/checkpoint.ts";
 import { saveCheckpoint, type TensorToSave } from "../../src/merge/safetensors/save.ts";
+import { expectInputError } from "../expect-input-error.ts";
 
 /**
  * End-to-end: bad inputs given to runMerge fail with an InputError naming what is wrong, and leave neither an
@@ -81,16 +82,9 @@ function merge(c: Case, configFile: string, extra: Partial<MergeOptions> = {}): 
 
 /** The merge rejects with an InputError mentioning every string in `mentions`, and leaves nothing behind. */
 async function expectCleanFailure(c: Case, promise: Promise<unknown>, mentions: string[]): Promise<InputError> {
-  const err = await promise.then(
-    () => {
-      throw new Error("expected the merge to fail, but it succeeded");
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(InputError);
-  for (const m of mentions) expect((err as Error).message).toContain(m);
+  const err = await expectInputError(promise, ...mentions);
   await expectNothingLeft(c);
-  return err as InputError;
+  return err;
 }
 
 async function expectNothingLeft(c: Case): Promise<void> {

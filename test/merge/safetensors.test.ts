@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../../src/errors.ts";
+import { expectInputError } from "../expect-input-error.ts";
 import { Checkpoint } from "../../src/merge/safetensors/checkpoint.ts";
 import {
   decodeToFloat32,
@@ -393,18 +393,6 @@ describe("header validation", () => {
     const file = join(dir, "model.safetensors");
     await writeFile(file, bytes);
     return [dir, file];
-  }
-
-  async function expectInputError(promise: Promise<unknown>, ...mentions: string[]): Promise<InputError> {
-    const err = await promise.then(
-      () => {
-        throw new Error("expected an InputError, but it resolved");
-      },
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(InputError);
-    for (const m of mentions) expect((err as Error).message).toContain(m);
-    return err as InputError;
   }
 
   const f32Entry = (start: number, numel: number, shape: number[] = [numel]) => ({ dtype: "F32", shape, data_offsets: [start, start + numel * 4] });
