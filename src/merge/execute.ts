@@ -22,7 +22,7 @@ export interface ExecuteOptions {
  */
 export async function executePlan(plan: MergePlan, writer: ShardWriter, options: ExecuteOptions): Promise<void> {
   const jobs = plan.tasks.map((task, i) => toJob(plan, task, i, options.seed, options.allowNonfinite));
-  const budget = Math.max(options.overlapBytes, ...jobs.map(jobBytes));
+  const budget = jobs.reduce((max, job) => Math.max(max, jobBytes(job)), options.overlapBytes);
   const outputBytes = writer.shards.reduce((sum, s) => sum + s.bytes, 0);
   const runner: JobRunner =
     options.threads > 1 && outputBytes >= options.parallelMinBytes ? new WorkerPool(options.threads) : new InProcessRunner();
