@@ -17,6 +17,8 @@ Options:
   --allow-nonfinite        merge inputs holding NaN/Inf instead of failing
   --threads N              worker threads for the math (default 1; helps TIES/DARE on many cores, costs memory)
   --force                  replace a non-empty OUT_DIR (only after the merge succeeds)
+  --dry-run                check the recipe against the checkpoints' headers (models, tensors, shapes,
+                           parameters) and print what would be written; reads no weights, writes nothing
   -q, --quiet              no progress bar, no summary line
   -h, --help               show this help
 
@@ -36,6 +38,7 @@ export const mergeCommand: Command = {
         "allow-nonfinite": { type: "boolean" },
         threads: { type: "string" },
         force: { type: "boolean" },
+        "dry-run": { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
       },
@@ -64,11 +67,19 @@ export const mergeCommand: Command = {
         allowNonfinite: values["allow-nonfinite"],
         threads,
         force: values.force,
+        dryRun: values["dry-run"],
         onWarning: (w) => io.err(`warning: ${w}`),
         onStart: ({ bytes, method }) => progress.start(bytes, method),
         onTensor: ({ name, bytes }) => progress.tick(bytes, name),
       });
       progress.stop();
+      if (values["dry-run"]) {
+        io.out(
+          `ok: ${summary.method} would write ${summary.tensors} tensors (${(summary.bytes / 1e6).toFixed(1)} MB, ` +
+            `${summary.shards} shard${summary.shards > 1 ? "s" : ""}) to ${summary.outDir}; ${summary.warnings.length} warning(s)`,
+        );
+        return 0;
+      }
       if (!values.quiet) {
         const seconds = (Date.now() - started) / 1000;
         io.out(

@@ -1,4 +1,4 @@
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { loadMergeConfig } from "./config.ts";
 import { executePlan } from "./execute.ts";
@@ -22,6 +22,8 @@ export interface MergeOptions {
   allowNonfinite?: boolean;
   /** Replace a non-empty output folder (only once the new merge has succeeded). */
   force?: boolean;
+  /** Plan and validate only: read headers, resolve every parameter, write nothing. */
+  dryRun?: boolean;
   overlapBytes?: number;
   /**
    * Worker threads for the math (default 1: all on this thread). On 2 cores, 2 workers made TIES/DARE about
@@ -54,6 +56,8 @@ export async function runMerge(options: MergeOptions): Promise<MergeSummary> {
     if (!(outShardSize > 0)) throw new InputError(`--out-shard-size must be positive (got ${outShardSize})`);
     const shards = planShards(plan.tasks.map(({ name, dtype, shape }) => ({ name, dtype, shape })), outShardSize);
     const bytes = shards.reduce((sum, s) => sum + s.bytes, 0);
+    const summary = { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, warnings: plan.warnings };
+    if (options.dryRun) return { ...summary, outDir: resolve(options.outDir) };
     options.onStart?.({ tensors: plan.tasks.length, bytes, method: plan.method.name });
     const output = await StagedOutput.create(options.outDir, options.force ?? false);
     try {
@@ -77,7 +81,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeSummary> {
       await output.abort();
       throw err;
     }
-    return { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, outDir: output.target, warnings: plan.warnings };
+    return { ...summary, outDir: output.target };
   } finally {
     await Promise.all(plan.models.map((m) => m.checkpoint.close()));
   }

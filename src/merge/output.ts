@@ -38,6 +38,7 @@ export class StagedOutput {
       }
     }
     await mkdir(dirname(absolute), { recursive: true });
+    await removeAbandoned(absolute);
     const dir = join(dirname(absolute), `.${basename(absolute)}.partial-${process.pid}-${Date.now()}`);
     await mkdir(dir);
     return new StagedOutput(absolute, dir);
@@ -63,6 +64,24 @@ export class StagedOutput {
   private release(): void {
     process.off("SIGINT", this.onSignal);
     process.off("SIGTERM", this.onSignal);
+  }
+}
+
+/** Staging folders for `target` left by merges that were killed outright (their process is gone). */
+async function removeAbandoned(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.partial-`;
+  for (const name of await readdir(dirname(target))) {
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (name.startsWith(prefix) && pid && !isRunning(pid)) await rm(join(dirname(target), name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

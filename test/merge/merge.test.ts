@@ -245,6 +245,31 @@ merge_method: linear
   });
 });
 
+describe("dry runs and leftovers", () => {
+  it("--dry-run validates against the headers and writes nothing", async () => {
+    const configFile = join(root, "dry.yml");
+    await writeFile(configFile, "models:\n  - {model: general, parameters: {weight: 1, density: 0.5}}\nmerge_method: ties\nbase_model: base\n");
+    const outDir = join(root, "out", "dry");
+    const summary = await runMerge({ configFile, outDir, cwd: root, dryRun: true });
+    expect(summary.tensors).toBe(39);
+    expect(existsSync(outDir)).toBe(false);
+    await writeFile(configFile, "models:\n  - {model: general, parameters: {weight: 1, density: 0}}\nmerge_method: ties\nbase_model: base\n");
+    await expect(runMerge({ configFile, outDir, cwd: root, dryRun: true })).rejects.toThrow(/density must be > 0/);
+  });
+
+  it("removes staging folders abandoned by killed merges of the same output", async () => {
+    const parent = join(root, "out");
+    await mkdir(join(parent, ".abandoned.partial-999999999-1"), { recursive: true });
+    await mkdir(join(parent, `.abandoned.partial-${process.pid}-1`), { recursive: true }); // a live process's
+    await mkdir(join(parent, ".other.partial-999999999-1"), { recursive: true }); // another output's
+    const configFile = join(root, "abandoned.yml");
+    await writeFile(configFile, "models:\n  - {model: general, parameters: {weight: 1}}\nmerge_method: linear\n");
+    await runMerge({ configFile, outDir: join(parent, "abandoned"), cwd: root });
+    const left = readdirSync(parent).filter((f) => f.includes(".partial-")).sort();
+    expect(left).toEqual([`.abandoned.partial-${process.pid}-1`, ".other.partial-999999999-1"]);
+  });
+});
+
 describe("model references", () => {
   it("resolves org/name[@revision] through the local Hugging Face cache", async () => {
     const hub = join(root, "hf", "hub");
