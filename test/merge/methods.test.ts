@@ -134,6 +134,11 @@ describe("task arithmetic family", () => {
     }
   });
 
+  it("TIES: an empty tensor merges to an empty tensor; a tensor too small for the density is an error", () => {
+    expect(callMethod(ties, { base: [], models: [[]], perModel: [{ weight: 1, density: 0.5 }], shape: [0] })).toEqual([]);
+    expect(() => callMethod(ties, { base: [0], models: [[1]], perModel: [{ weight: 1, density: 0.5 }] })).toThrow(/keeps no entry/);
+  });
+
   it("TIES with density 1 and one model is task arithmetic", () => {
     const base = randomVector(40, 5);
     const model = randomVector(40, 6);

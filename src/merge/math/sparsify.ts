@@ -5,7 +5,7 @@ import { keepAbsRankRange } from "./rank.ts";
 
 /** TIES: keep the ⌊density·n⌋ largest |δ| over the whole flattened tensor. */
 export function keepTopMagnitude(delta: Float32Array, density: number): void {
-  if (density >= 1) return;
+  if (density >= 1 || delta.length === 0) return;
   const k = Math.floor(density * delta.length);
   if (k <= 0) throw new Error(`density ${density} keeps no entry of ${delta.length} (⌊density·numel⌋ = 0)`);
   keepAbsRankRange(delta, delta.length - k, delta.length);
