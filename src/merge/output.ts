@@ -2,6 +2,7 @@ import { existsSync, rmSync } from "node:fs";
 import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
+import { isRunning } from "../util/process.ts";
 import type { MergePlan } from "./plan.ts";
 import { TORCH_DTYPE_NAME } from "./safetensors/dtype.ts";
 
@@ -73,15 +74,6 @@ async function removeAbandoned(target: string): Promise<void> {
   for (const name of await readdir(dirname(target))) {
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
     if (name.startsWith(prefix) && pid && !isRunning(pid)) await rm(join(dirname(target), name), { recursive: true, force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -1,0 +1,134 @@
+import { createHash } from "node:crypto";
+import { InputError } from "../../errors.ts";
+import { parseRetryAfter } from "../retry.ts";
+import { BackendError, type Backend, type ChatMessage, type GenerationRequest, type GenerationResult } from "../types.ts";
+
+export interface OpenAIOptions {
+  /** One or more base URLs serving the same model (e.g. a vLLM fleet), each ending where `/chat/completions` goes. */
+  baseUrls: string[];
+  model: string;
+  /** The NAME of the environment variable holding the API key; the key itself is never stored or written. */
+  apiKeyEnv?: string;
+  /** "chat" posts messages to /chat/completions; "completions" posts the user text to /completions. */
+  mode?: "chat" | "completions";
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Any OpenAI-compatible server: vLLM, TGI, llama.cpp server, Ollama, hosted APIs. Requests go to the base URL
+ * with the fewest in flight, so several URLs spread the load.
+ */
+export function createOpenAIBackend(options: OpenAIOptions): Backend {
+  if (options.baseUrls.length === 0) throw new InputError("openai backend: give at least one base URL");
+  const urls = options.baseUrls.map((u) => {
+    try {
+      return new URL(u.endsWith("/") ? u : `${u}/`);
+    } catch {
+      throw new InputError(`openai backend: "${u}" is not a URL`);
+    }
+  });
+  let apiKey: string | undefined;
+  if (options.apiKeyEnv) {
+    apiKey = (options.env ?? process.env)[options.apiKeyEnv];
+    if (!apiKey) throw new InputError(`openai backend: environment variable ${options.apiKeyEnv} (named for the API key) is not set`);
+  }
+  const mode = options.mode ?? "chat";
+  const inFlight = urls.map(() => 0);
+  // The first URL names the deployment: adding machines to a fleet keeps the cache valid.
+  const fingerprint = createHash("sha256").update(`openai\u0000${urls[0]!.href}\u0000${options.model}`).digest("hex");
+
+  return {
+    kind: "openai",
+    fingerprint: async () => fingerprint,
+    async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationResult> {
+      const index = inFlight.indexOf(Math.min(...inFlight));
+      inFlight[index]!++;
+      try {
+        return await post(urls[index]!, mode, options.model, apiKey, request, signal);
+      } finally {
+        inFlight[index]!--;
+      }
+    },
+  };
+}
+
+async function post(
+  base: URL,
+  mode: "chat" | "completions",
+  model: string,
+  apiKey: string | undefined,
+  { messages, decoding }: GenerationRequest,
+  signal: AbortSignal,
+): Promise<GenerationResult> {
+  const url = new URL(mode === "chat" ? "chat/completions" : "completions", base);
+  const body = {
+    model,
+    ...(mode === "chat" ? { messages } : { prompt: plainPrompt(messages) }),
+    max_tokens: decoding.maxTokens,
+    temperature: decoding.temperature,
+    ...(decoding.topP !== undefined ? { top_p: decoding.topP } : {}),
+    ...(decoding.seed !== undefined ? { seed: decoding.seed } : {}),
+  };
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    throw transportError(err, url, signal);
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (err) {
+    throw transportError(err, url, signal);
+  }
+  if (!response.ok) {
+    const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
+    throw new BackendError(
+      `${url.origin}: HTTP ${response.status} ${text.slice(0, 200)}`,
+      retryable,
+      response.status,
+      parseRetryAfter(response.headers.get("retry-after")),
+    );
+  }
+  return parseCompletion(text, mode, url);
+}
+
+/** Connection refused/reset, a dropped reply or a timeout can be retried; the user's own abort cannot. */
+function transportError(err: unknown, url: URL, signal: AbortSignal): BackendError {
+  const reason = signal.reason as { name?: string } | undefined;
+  if (signal.aborted && reason?.name !== "TimeoutError") return new BackendError(`${url.origin}: aborted`, false);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const what = signal.aborted ? "timed out" : (cause?.code ?? cause?.message ?? (err as Error).message);
+  return new BackendError(`${url.origin}: ${what}`, true);
+}
+
+function parseCompletion(text: string, mode: "chat" | "completions", url: URL): GenerationResult {
+  let json: {
+    choices?: { message?: { content?: string | null }; text?: string; finish_reason?: string }[];
+    usage?: { prompt_tokens?: number; completion_tokens?: number };
+  };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    throw new BackendError(`${url.origin}: reply is not JSON: ${text.slice(0, 200)}`, true);
+  }
+  const choice = json.choices?.[0];
+  const content = mode === "chat" ? choice?.message?.content : choice?.text;
+  if (typeof content !== "string") throw new BackendError(`${url.origin}: reply has no ${mode === "chat" ? "choices[0].message.content" : "choices[0].text"}`, false);
+  return {
+    text: content,
+    promptTokens: json.usage?.prompt_tokens,
+    completionTokens: json.usage?.completion_tokens,
+    finishReason: choice?.finish_reason,
+  };
+}
+
+/** For plain completions: the conversation's text, system first, as one prompt. */
+function plainPrompt(messages: ChatMessage[]): string {
+  return messages.map((m) => m.content).join("\n\n");
+}
