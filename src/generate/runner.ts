@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import type { Sample } from "../datasets/types.ts";
+import { deadline } from "../util/http-client.ts";
 import { AimdLimit } from "./aimd.ts";
 import { withRetries, type RetryPolicy } from "./retry.ts";
 import type { RecordStore } from "./store.ts";
@@ -80,6 +81,9 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
   const fingerprint = await backend.fingerprint();
   const aimd = new AimdLimit(options.concurrency);
   const limit = pLimit(options.concurrency);
+  const setLimit = (n: number) => {
+    if (limit.concurrency !== n) limit.concurrency = n;
+  };
   const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0 };
   const seen = new Set<string>();
 
@@ -100,7 +104,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
         () => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal),
         options.retry,
         (err) => {
-          if (err.status === 429) limit.concurrency = aimd.onRateLimited();
+          if (err.status === 429) setLimit(aimd.onRateLimited());
         },
       ),
     );
@@ -120,7 +124,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
       summary.done++;
       summary.promptTokens += r.promptTokens ?? 0;
       summary.completionTokens += r.completionTokens ?? 0;
-      limit.concurrency = aimd.onSuccess();
+      setLimit(aimd.onSuccess());
     } else {
       record = { ...base, status: "error", error: outcome.error?.message ?? "unknown error", renderedPrompt };
       summary.errors++;
@@ -142,6 +146,10 @@ async function attemptOnce(
   timeoutMs: number,
   outer: AbortSignal | undefined,
 ): Promise<GenerationResult> {
-  const signal = outer ? AbortSignal.any([outer, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-  return backend.generate({ messages, decoding }, signal);
+  const { signal, clear } = deadline(timeoutMs, outer);
+  try {
+    return await backend.generate({ messages, decoding }, signal);
+  } finally {
+    clear();
+  }
 }

@@ -26,7 +26,8 @@ export interface OpenedStore<R extends StoredRecord> {
 }
 
 export class RecordStore<R extends StoredRecord> {
-  private tail: Promise<void> = Promise.resolve();
+  private pending: { line: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private writing: Promise<void> | undefined;
 
   private constructor(
     readonly file: string,
@@ -48,16 +49,33 @@ export class RecordStore<R extends StoredRecord> {
     }
   }
 
-  /** Appends one record; appends are serialised, so lines never interleave. */
+  /**
+   * Appends one record, resolving once its line is written. Lines that arrive while a write is in flight go
+   * out together in the next one (group commit): one write(2) per batch, never a partial interleaving.
+   */
   append(record: R): Promise<void> {
-    const line = JSON.stringify(record) + "\n";
-    const write = this.tail.then(() => this.handle.appendFile(line));
-    this.tail = write.catch(() => undefined);
-    return write;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ line: JSON.stringify(record) + "\n", resolve, reject });
+      this.writing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.handle.appendFile(batch.map((p) => p.line).join(""));
+        batch.forEach((p) => p.resolve());
+      } catch (err) {
+        batch.forEach((p) => p.reject(err));
+      }
+    }
+    this.writing = undefined;
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.writing;
     await this.handle.sync().catch(() => undefined);
     await this.handle.close();
     await rm(this.lockFile, { force: true });

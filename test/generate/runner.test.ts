@@ -8,7 +8,7 @@ import { createOpenAIBackend } from "../../src/generate/backends/openai.ts";
 import { runGeneration, type GenerationRecord, type RunOptions } from "../../src/generate/runner.ts";
 import { parseRetryAfter, retryDelayMs } from "../../src/generate/retry.ts";
 import { RecordStore } from "../../src/generate/store.ts";
-import { StubServer, type Script } from "./stub-server.ts";
+import { StubServer, type Script } from "../../src/fixtures/openai-stub.ts";
 
 let dir: string;
 let server: StubServer | undefined;

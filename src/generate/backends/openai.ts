@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { InputError } from "../../errors.ts";
+import { postJson, type HttpReply } from "../../util/http-client.ts";
 import { parseRetryAfter } from "../retry.ts";
 import { BackendError, type Backend, type ChatMessage, type GenerationRequest, type GenerationResult } from "../types.ts";
 
@@ -69,42 +70,34 @@ async function post(
     ...(decoding.topP !== undefined ? { top_p: decoding.topP } : {}),
     ...(decoding.seed !== undefined ? { seed: decoding.seed } : {}),
   };
-  let response: Response;
+  let reply: HttpReply;
   try {
-    response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-      body: JSON.stringify(body),
-      signal,
-    });
+    reply = await postJson(url, JSON.stringify(body), apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal);
   } catch (err) {
     throw transportError(err, url, signal);
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (err) {
-    throw transportError(err, url, signal);
-  }
-  if (!response.ok) {
-    const retryable = response.status === 429 || response.status === 408 || response.status >= 500;
+  if (reply.status < 200 || reply.status >= 300) {
+    const retryable = reply.status === 429 || reply.status === 408 || reply.status >= 500;
+    const retryAfter = reply.headers["retry-after"];
     throw new BackendError(
-      `${url.origin}: HTTP ${response.status} ${text.slice(0, 200)}`,
+      `${url.origin}: HTTP ${reply.status} ${reply.body.slice(0, 200)}`,
       retryable,
-      response.status,
-      parseRetryAfter(response.headers.get("retry-after")),
+      reply.status,
+      parseRetryAfter(typeof retryAfter === "string" ? retryAfter : null),
     );
   }
+  const text = reply.body;
   return parseCompletion(text, mode, url);
 }
 
 /** Connection refused/reset, a dropped reply or a timeout can be retried; the user's own abort cannot. */
 function transportError(err: unknown, url: URL, signal: AbortSignal): BackendError {
-  const reason = signal.reason as { name?: string } | undefined;
-  if (signal.aborted && reason?.name !== "TimeoutError") return new BackendError(`${url.origin}: aborted`, false);
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const what = signal.aborted ? "timed out" : (cause?.code ?? cause?.message ?? (err as Error).message);
-  return new BackendError(`${url.origin}: ${what}`, true);
+  const reason = signal.reason as { name?: string; message?: string } | undefined;
+  if (signal.aborted) {
+    return reason?.name === "TimeoutError" ? new BackendError(`${url.origin}: ${reason.message}`, true) : new BackendError(`${url.origin}: aborted`, false);
+  }
+  const { code, message } = err as { code?: string; message?: string };
+  return new BackendError(`${url.origin}: ${code ?? message ?? String(err)}`, true);
 }
 
 function parseCompletion(text: string, mode: "chat" | "completions", url: URL): GenerationResult {
