@@ -56,7 +56,7 @@ export const mergeCommand: Command = {
       throw new InputError(`--threads: "${values.threads}" is not a positive integer`);
     }
     const outShardSize = values["out-shard-size"] ? parseByteSize(values["out-shard-size"], "--out-shard-size") : undefined;
-    const progress = createProgress(process.stderr, values.quiet);
+    const progress = createProgress({ quiet: values.quiet, unit: "bytes" });
     const started = Date.now();
     try {
       const summary = await runMerge({

@@ -2,30 +2,68 @@ import cliProgress from "cli-progress";
 
 export interface Progress {
   start(total: number, label: string): void;
-  tick(bytes: number, detail: string): void;
+  /** Adds `amount` (bytes or items) done; `detail` names the last one. */
+  tick(amount: number, detail: string): void;
   stop(): void;
 }
 
-/** A progress bar on a TTY; nothing while running otherwise (the caller prints one summary line). */
-export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
-  if (quiet || !stream.isTTY) return { start() {}, tick() {}, stop() {} };
+export interface ProgressOptions {
+  stream?: NodeJS.WriteStream;
+  quiet?: boolean;
+  unit: "bytes" | "items";
+  /** Off a TTY, print a plain line this often (none when unset: the caller prints one summary line). */
+  periodicMs?: number;
+}
+
+/** A progress bar on a TTY; off a TTY, nothing or a plain line every `periodicMs`. */
+export function createProgress({ stream = process.stderr, quiet = false, unit, periodicMs }: ProgressOptions): Progress {
+  if (quiet) return { start() {}, tick() {}, stop() {} };
+  if (!stream.isTTY) return periodicMs ? periodicLines(stream, periodicMs) : { start() {}, tick() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     { stream, format: "{label} [{bar}] {percentage}% | {value}/{total} {unit} | ETA {eta_formatted} | {detail}", hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   let done = 0;
-  let scale = 1e6;
+  let scale = 1;
   return {
     start(total, label) {
-      scale = total < 1e7 ? 1e3 : 1e6;
-      bar.start(Math.max(1, Math.round(total / scale)), 0, { label, detail: "", unit: scale === 1e3 ? "kB" : "MB" });
+      scale = unit === "items" ? 1 : total < 1e7 ? 1e3 : 1e6;
+      const name = unit === "items" ? "" : scale === 1e3 ? "kB" : "MB";
+      bar.start(Math.max(1, Math.round(total / scale)), 0, { label, detail: "", unit: name });
     },
-    tick(bytes, detail) {
-      done += bytes;
+    tick(amount, detail) {
+      done += amount;
       bar.update(Math.round(done / scale), { detail });
     },
     stop() {
       bar.stop();
+    },
+  };
+}
+
+function periodicLines(stream: NodeJS.WriteStream, everyMs: number): Progress {
+  let total = 0;
+  let done = 0;
+  let label = "";
+  let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  const line = () => {
+    const seconds = (Date.now() - started) / 1000;
+    stream.write(`${label}: ${done}/${total} (${((100 * done) / Math.max(1, total)).toFixed(0)}%), ${(done / Math.max(seconds, 1e-3)).toFixed(1)}/s\n`);
+  };
+  return {
+    start(t, l) {
+      total = t;
+      label = l;
+      timer = setInterval(line, everyMs);
+      timer.unref();
+    },
+    tick(amount) {
+      done += amount;
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
     },
   };
 }

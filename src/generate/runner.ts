@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import type { Sample } from "../datasets/types.ts";
 import { deadline } from "../util/http-client.ts";
 import { AimdLimit } from "./aimd.ts";
-import { withRetries, type RetryPolicy } from "./retry.ts";
+import { withRetries, type AttemptOutcome, type RetryPolicy } from "./retry.ts";
 import type { RecordStore } from "./store.ts";
 import type { Backend, ChatMessage, DecodingParams, GenerationResult } from "./types.ts";
 
@@ -100,7 +100,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
     seen.add(key);
     const requestStart = performance.now();
     const outcome = await limit(() =>
-      withRetries(
+      options.signal?.aborted ? ({ attempts: 0 } as AttemptOutcome<GenerationResult>) : withRetries(
         () => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal),
         options.retry,
         (err) => {
@@ -108,6 +108,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
         },
       ),
     );
+    if (options.signal?.aborted) return; // interrupted: nothing recorded, so the next run redoes it
     const base = {
       key, model: options.model, fingerprint, dataset: sample.dataset, kind: sample.kind, language: sample.language, id: sample.id,
       ...(sample.sourceId !== undefined ? { sourceId: sample.sourceId } : {}),

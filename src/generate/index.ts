@@ -1,0 +1,61 @@
+import { join } from "node:path";
+import type { Sample } from "../datasets/types.ts";
+import { createBackend, type BackendSpec } from "./backends/registry.ts";
+import { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { runGeneration, type GenerationRecord, type RunSummary } from "./runner.ts";
+import { RecordStore } from "./store.ts";
+import type { DecodingParams } from "./types.ts";
+
+export type { BackendSpec } from "./backends/registry.ts";
+export type { GenerationRecord, RunSummary } from "./runner.ts";
+
+export interface GenerateOptions {
+  runDir: string;
+  /** The model's name in records and in the file name RUN/generations/<model>.jsonl. */
+  model: string;
+  backend: BackendSpec;
+  samples: readonly Sample[];
+  decoding: DecodingParams;
+  concurrency?: number;
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  system?: string;
+  signal?: AbortSignal;
+  onStart?: (info: { total: number; cached: number; file: string; repairedBytes: number }) => void;
+  onRecord?: (record: GenerationRecord, cached: boolean) => void;
+}
+
+export function generationsFile(runDir: string, model: string): string {
+  return join(runDir, "generations", `${model.replace(/[^\w.-]+/g, "_")}.jsonl`);
+}
+
+/** Generates completions for every sample not already in the run folder, appending records as they finish. */
+export async function generate(options: GenerateOptions): Promise<RunSummary & { file: string }> {
+  const file = generationsFile(options.runDir, options.model);
+  const backend = await createBackend(options.backend);
+  try {
+    const opened = await RecordStore.open<GenerationRecord>(file);
+    try {
+      options.onStart?.({ total: options.samples.length, cached: opened.done.size, file, repairedBytes: opened.repairedBytes });
+      const summary = await runGeneration({
+        model: options.model,
+        backend,
+        samples: options.samples,
+        decoding: options.decoding,
+        store: opened.store,
+        done: opened.done,
+        concurrency: options.concurrency ?? 16,
+        timeoutMs: options.timeoutMs ?? 120_000,
+        retry: options.retry ?? DEFAULT_RETRY,
+        system: options.system,
+        signal: options.signal,
+        onRecord: options.onRecord,
+      });
+      return { ...summary, file };
+    } finally {
+      await opened.store.close();
+    }
+  } finally {
+    await backend.close?.();
+  }
+}
