@@ -87,6 +87,16 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
   const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0 };
   const seen = new Set<string>();
 
+  /** One sample's request with its retries, timed from when it gets a slot (queueing excluded). */
+  const request = async (messages: ChatMessage[]): Promise<AttemptOutcome<GenerationResult> & { latencyMs: number }> => {
+    const start = performance.now();
+    if (options.signal?.aborted) return { attempts: 0, latencyMs: 0 };
+    const outcome = await withRetries(() => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal), options.retry, (err) => {
+      if (err.status === 429) setLimit(aimd.onRateLimited());
+    });
+    return { ...outcome, latencyMs: Math.round(performance.now() - start) };
+  };
+
   const one = async (sample: Sample): Promise<void> => {
     const messages = messagesFor(sample, options.system);
     const renderedPrompt = backend.render ? await backend.render(messages) : undefined;
@@ -98,22 +108,12 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
       return;
     }
     seen.add(key);
-    const requestStart = performance.now();
-    const outcome = await limit(() =>
-      options.signal?.aborted ? ({ attempts: 0 } as AttemptOutcome<GenerationResult>) : withRetries(
-        () => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal),
-        options.retry,
-        (err) => {
-          if (err.status === 429) setLimit(aimd.onRateLimited());
-        },
-      ),
-    );
+    const outcome = await limit(() => request(messages));
     if (options.signal?.aborted) return; // interrupted: nothing recorded, so the next run redoes it
     const base = {
       key, model: options.model, fingerprint, dataset: sample.dataset, kind: sample.kind, language: sample.language, id: sample.id,
       ...(sample.sourceId !== undefined ? { sourceId: sample.sourceId } : {}),
-      prompt: sample.prompt, messages, decoding, attempts: outcome.attempts,
-      latencyMs: Math.round(performance.now() - requestStart), time: new Date().toISOString(),
+      prompt: sample.prompt, messages, decoding, attempts: outcome.attempts, latencyMs: outcome.latencyMs, time: new Date().toISOString(),
     };
     let record: GenerationRecord;
     if (outcome.value) {
