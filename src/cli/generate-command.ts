@@ -1,3 +1,5 @@
+import { basename, resolve } from "node:path";
+import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { loadDataset } from "../datasets/index.ts";
 import type { Sample } from "../datasets/types.ts";
@@ -12,7 +14,9 @@ Completions for every prompt of the datasets, per language, appended to RUN_DIR/
 they finish. A rerun skips what is done (cache key: model fingerprint, rendered prompt, decoding parameters)
 and retries what failed; a run killed at any moment resumes with nothing lost and nothing duplicated.
 
-MODEL:
+MODEL, one of:
+  --onnx DIR               a local model folder (config.json, tokenizer files, onnx/model.onnx), run on the
+                           CPU through @huggingface/transformers; prompts rendered with its chat template
   --endpoint URL --model NAME
                            an OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, hosted APIs); repeat
                            --endpoint to spread the load over several servers of the same model
@@ -22,7 +26,7 @@ Options:
   --languages LIST         comma-separated language ids (default: every language in the datasets)
   --limit N                at most N prompts per dataset and language
   --out RUN_DIR            the run folder
-  --model NAME             the model's name in records
+  --model NAME             the model's name in records (default for --onnx: the folder's name)
   --api-key-env VAR        the environment variable holding the endpoint's API key (never written anywhere)
   --completions            use /completions with plain text instead of /chat/completions
   --system TEXT            a system message before each prompt
@@ -46,6 +50,7 @@ export const generateCommand: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
+        onnx: { type: "string" },
         endpoint: { type: "string", multiple: true },
         model: { type: "string" },
         "api-key-env": { type: "string" },
@@ -71,7 +76,7 @@ export const generateCommand: Command = {
       return 0;
     }
     const backend = backendFrom(values);
-    const model = values.model!;
+    const model = values.model ?? basename(resolve(values.onnx!));
     if (!values.dataset?.length) throw new InputError("give at least one --dataset FILE");
     if (!values.out) throw new InputError("--out RUN_DIR is required");
     const languages = values.languages?.split(",").map((l) => l.trim()).filter(Boolean);
@@ -93,6 +98,7 @@ export const generateCommand: Command = {
       ...(values.seed !== undefined ? { seed: integer(values.seed, "--seed", 0) } : {}),
     };
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // every request in flight listens for the interrupt
     const onSigint = () => controller.abort(new Error("interrupted"));
     process.once("SIGINT", onSigint);
     const progress = createProgress({ quiet: values.quiet, unit: "items", periodicMs: 10_000 });
@@ -134,7 +140,9 @@ export const generateCommand: Command = {
   },
 };
 
-function backendFrom(values: { endpoint?: string[]; model?: string; "api-key-env"?: string; completions?: boolean }): BackendSpec {
+function backendFrom(values: { onnx?: string; endpoint?: string[]; model?: string; "api-key-env"?: string; completions?: boolean }): BackendSpec {
+  if (values.onnx && values.endpoint) throw new InputError("give either --onnx DIR or --endpoint URL, not both");
+  if (values.onnx) return { kind: "onnx", dir: resolve(values.onnx) };
   if (values.endpoint?.length) {
     if (!values.model) throw new InputError("--model NAME is required with --endpoint");
     return {
@@ -145,7 +153,7 @@ function backendFrom(values: { endpoint?: string[]; model?: string; "api-key-env
       mode: values.completions ? "completions" : "chat",
     };
   }
-  throw new InputError("give a model: --endpoint URL --model NAME");
+  throw new InputError("give a model: --onnx DIR, or --endpoint URL --model NAME");
 }
 
 function firstPerLanguage(samples: Sample[], limit: number): Sample[] {

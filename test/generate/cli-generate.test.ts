@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StubServer } from "../../src/fixtures/openai-stub.ts";
+import { writeTinyOnnxModel } from "../../src/fixtures/tiny-onnx.ts";
 
 const BIN = resolve("bin/mergeval.js");
 let dir: string;
@@ -45,6 +46,18 @@ describe("mergeval generate", () => {
     expect(server.requests.length - before).toBe(1);
     const text = await readFile(join(dir, "generations", "stub.jsonl"), "utf8");
     expect(text).not.toContain("k-123");
+  });
+
+  it("runs a local ONNX model folder; a rerun is fully cached", async () => {
+    const model = join(dir, "tiny-onnx");
+    await writeTinyOnnxModel(model);
+    const args = ["--onnx", model, "--dataset", "datasets/aya-redteaming-sample.jsonl", "--languages", "en,fr", "--max-tokens", "8", "--out", dir];
+    const first = await run(args);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/tiny-onnx: 6 generated, 0 cached, 0 failed of 6/);
+    const records = (await readFile(join(dir, "generations", "tiny-onnx.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(records[0].renderedPrompt).toMatch(/^<s><\|user\|> .* <\|assistant\|>$/);
+    expect((await run(args)).stdout).toMatch(/tiny-onnx: 0 generated, 6 cached/);
   });
 
   it("exits 2 on bad input, naming what is wrong", async () => {
