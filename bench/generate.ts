@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Sample } from "../src/datasets/types.ts";
+import { writeTinyOnnxModel } from "../src/fixtures/tiny-onnx.ts";
+import { createOnnxBackend } from "../src/generate/backends/onnx.ts";
 import { createOpenAIBackend } from "../src/generate/backends/openai.ts";
 import { generationKey, messagesFor, runGeneration, type GenerationRecord } from "../src/generate/runner.ts";
 import { RecordStore } from "../src/generate/store.ts";
@@ -92,6 +94,21 @@ try {
   console.log(`  harness CPU        ${cpuMsPerRequest.toFixed(3)} ms per request  (target <= 0.2 ms)`);
   console.log(`  cached rerun       ${rerun.cached} of ${cachedCount} cached, ${cachedSeconds.toFixed(2)} s  (target < 2 s)`);
   console.log(`  errors             ${live.errors}`);
+
+  // Local generation through @huggingface/transformers + onnxruntime-node on the tiny ONNX model: this
+  // measures the per-token overhead of the local path, not a real model's speed.
+  const onnxDir = join(dir, "tiny-onnx");
+  await writeTinyOnnxModel(onnxDir);
+  const onnx = await createOnnxBackend({ dir: onnxDir });
+  const opened = await RecordStore.open<GenerationRecord>(join(dir, "onnx.jsonl"));
+  const local = await runGeneration({
+    model: "tiny-onnx", backend: onnx, samples: samples(200, "onnx").map((s) => ({ ...s, prompt: `hello ${s.prompt}` })),
+    decoding: { maxTokens: 64, temperature: 0 }, store: opened.store, done: opened.done, concurrency: 4, timeoutMs: 30_000,
+    retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 1 },
+  });
+  await opened.store.close();
+  await onnx.close?.();
+  console.log(`local ONNX (tiny model): ${local.done} generations, ${(local.completionTokens / local.seconds).toFixed(0)} tokens/s, ${local.requestsPerSecond.toFixed(0)} generations/s`);
 } finally {
   stub.stop();
   await rm(dir, { recursive: true, force: true });
