@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parquetWriteFile } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDataset, STUDY_LANGUAGES, toLanguageId } from "../../src/datasets/index.ts";
 import { expectInputError } from "../expect-input-error.ts";
@@ -69,6 +70,27 @@ describe("bad rows", () => {
     ]);
     expect(problems.every((p) => p.file === file)).toBe(true);
     await expectInputError(loadDataset(file, { strict: true }), `${file}:2:`);
+  });
+
+  it("reads Dolly-200 from Parquet, the published format (int64 ids become strings)", async () => {
+    const file = join(dir, "dolly.parquet");
+    await parquetWriteFile({
+      filename: file,
+      columnData: [
+        { name: "id", data: [1n, 2n, 3n], type: "INT64" },
+        { name: "inputs", data: ["¿Por qué el cielo es azul?", "Почему небо голубое?", ""], type: "STRING" },
+        { name: "targets", data: ["Por la dispersión.", "Из-за рассеяния.", "x"], type: "STRING" },
+        { name: "language", data: ["spa", "rus", "fra"], type: "STRING" },
+        { name: "script", data: ["Latn", "Cyrl", "Latn"], type: "STRING" },
+        { name: "source_id", data: [102n, 102n, 103n], type: "INT64" },
+      ],
+    });
+    const { samples, problems } = await loadDataset(file);
+    expect(samples).toMatchObject([
+      { id: "1", language: "es", sourceId: "102", prompt: "¿Por qué el cielo es azul?", reference: "Por la dispersión." },
+      { id: "2", language: "ru", sourceId: "102" },
+    ]);
+    expect(problems).toEqual([{ file, line: 3, message: "missing inputs (the prompt)" }]);
   });
 
   it("CSV rows carry their line numbers; unknown formats and missing files are input errors", async () => {
