@@ -21,22 +21,23 @@ export interface OpenAIOptions {
  */
 export function createOpenAIBackend(options: OpenAIOptions): Backend {
   if (options.baseUrls.length === 0) throw new InputError("openai backend: give at least one base URL");
-  const urls = options.baseUrls.map((u) => {
+  const bases = options.baseUrls.map((u) => {
     try {
       return new URL(u.endsWith("/") ? u : `${u}/`);
     } catch {
       throw new InputError(`openai backend: "${u}" is not a URL`);
     }
   });
+  const mode = options.mode ?? "chat";
+  const urls = bases.map((base) => new URL(mode === "chat" ? "chat/completions" : "completions", base));
   let apiKey: string | undefined;
   if (options.apiKeyEnv) {
     apiKey = (options.env ?? process.env)[options.apiKeyEnv];
     if (!apiKey) throw new InputError(`openai backend: environment variable ${options.apiKeyEnv} (named for the API key) is not set`);
   }
-  const mode = options.mode ?? "chat";
   const inFlight = urls.map(() => 0);
   // The first URL names the deployment: adding machines to a fleet keeps the cache valid.
-  const fingerprint = createHash("sha256").update(`openai\u0000${urls[0]!.href}\u0000${options.model}`).digest("hex");
+  const fingerprint = createHash("sha256").update(`openai\u0000${bases[0]!.href}\u0000${options.model}`).digest("hex");
 
   return {
     kind: "openai",
@@ -54,14 +55,13 @@ export function createOpenAIBackend(options: OpenAIOptions): Backend {
 }
 
 async function post(
-  base: URL,
+  url: URL,
   mode: "chat" | "completions",
   model: string,
   apiKey: string | undefined,
   { messages, decoding }: GenerationRequest,
   signal: AbortSignal,
 ): Promise<GenerationResult> {
-  const url = new URL(mode === "chat" ? "chat/completions" : "completions", base);
   const body = {
     model,
     ...(mode === "chat" ? { messages } : { prompt: plainPrompt(messages) }),
