@@ -8,17 +8,9 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModels } from "../src/fixtures/tiny-models.ts";
+import { runCli } from "./run-cli.ts";
 
-const BIN = resolve("bin/mergeval.js");
-const run = async (args: string[], cwd: string) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const run = (args: string[], cwd: string) => runCli(args, { cwd });
 
 let dir: string;
 beforeAll(async () => {

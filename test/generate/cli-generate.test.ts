@@ -1,26 +1,16 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StubServer } from "../../src/fixtures/openai-stub.ts";
 import { writeTinyOnnxModel } from "../../src/fixtures/tiny-onnx.ts";
+import { runCli } from "../run-cli.ts";
 
-const BIN = resolve("bin/mergeval.js");
 let dir: string;
 let server: StubServer;
 let failing = true;
 
-const run = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, "generate", ...args], { env: { ...process.env, STUB_KEY: "k-123" } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const run = (args: string[]) => runCli(["generate", ...args], { env: { ...process.env, STUB_KEY: "k-123" } });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "mergeval-gencli-"));
