@@ -1,16 +1,17 @@
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { writeTinyModels } from "../fixtures/tiny-models.ts";
+import { FAMILY, writeFixtureFamily } from "../fixtures/family.ts";
 import { runMerge } from "../merge/index.ts";
 import type { Command } from "./command.ts";
 
 const EXAMPLE_ROOT = "runs/example";
 const HELP = `Usage: mergeval example
 
-The bundled offline default: writes three tiny deterministic checkpoints (a base, a general expert and a
-safety expert, as in "Mix Data or Merge Models?") under ${EXAMPLE_ROOT}/models, then merges them with every
-merges/example-*.yml recipe into ${EXAMPLE_ROOT}/merged/<recipe>. Run it from the repository root.
+The bundled offline default: writes three tiny deterministic LLaMA-architecture checkpoints from the fixture
+family (a base, a general expert and a safety expert, as in "Mix Data or Merge Models?"; see
+\`mergeval fixtures\`) under ${EXAMPLE_ROOT}/models, then merges them with every merges/example-*.yml recipe into
+${EXAMPLE_ROOT}/merged/<recipe>. Run it from the repository root.
 
 Options:
   -h, --help   show this help`;
@@ -25,8 +26,8 @@ export const exampleCommand: Command = {
       io.out(HELP);
       return 0;
     }
-    await writeTinyModels(join(EXAMPLE_ROOT, "models"));
-    io.out(`wrote tiny checkpoints to ${EXAMPLE_ROOT}/models/{base,general,safety}`);
+    await writeFixtureFamily(join(EXAMPLE_ROOT, "models"), FAMILY.filter((m) => ["base", "general", "safety"].includes(m.name)));
+    io.out(`wrote tiny fixture checkpoints (not trained models) to ${EXAMPLE_ROOT}/models/{base,general,safety}`);
     const recipes = readdirSync("merges").filter((f) => /^example-.*\.ya?ml$/.test(f)).sort();
     for (const recipe of recipes) {
       const name = basename(recipe).replace(/\.ya?ml$/, "");
