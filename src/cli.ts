@@ -1,11 +1,12 @@
 import { errorMessage, EXIT_BAD_INPUT, InputError } from "./errors.ts";
 import type { Command, CommandIO } from "./cli/command.ts";
 import { exampleCommand } from "./cli/example-command.ts";
+import { exportCommand } from "./cli/export-command.ts";
 import { fixturesCommand } from "./cli/fixtures-command.ts";
 import { generateCommand } from "./cli/generate-command.ts";
 import { mergeCommand } from "./cli/merge-command.ts";
 
-const COMMANDS: readonly Command[] = [mergeCommand, generateCommand, fixturesCommand, exampleCommand];
+const COMMANDS: readonly Command[] = [mergeCommand, exportCommand, generateCommand, fixturesCommand, exampleCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

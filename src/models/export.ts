@@ -1,0 +1,68 @@
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { InputError } from "../errors.ts";
+import { Checkpoint } from "../merge/safetensors/checkpoint.ts";
+import { decodeToFloat32, isFloatDtype } from "../merge/safetensors/dtype.ts";
+import { TOKENIZER_FILES } from "../merge/output.ts";
+import { buildLlamaGraph } from "./llama-onnx.ts";
+import { parseLlamaConfig } from "./llama-reference.ts";
+import { encodeOnnxModel } from "./onnx-proto.ts";
+
+/** One protobuf holds at most 2 GB; past this size ONNX needs external data files, which we do not write yet. */
+const MAX_INLINE_BYTES = 1.5e9;
+
+export interface ExportSummary {
+  outDir: string;
+  bytes: number;
+  tensors: number;
+}
+
+/**
+ * Exports a LLaMA-family Hugging Face folder (safetensors) to `OUT/onnx/model.onnx` with the config and tokenizer
+ * files beside it: the layout @huggingface/transformers loads. The file is written under a temporary name and
+ * renamed, so a failed export leaves no half-written model.
+ */
+export async function exportOnnx(modelDir: string, outDir: string = modelDir): Promise<ExportSummary> {
+  const source = resolve(modelDir);
+  const configPath = join(source, "config.json");
+  if (!existsSync(configPath)) throw new InputError(`${source}: no config.json`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await readFile(configPath, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new InputError(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const config = parseLlamaConfig(raw, configPath);
+  const checkpoint = await Checkpoint.open(source);
+  const weights = new Map<string, Float32Array>();
+  let bytes = 0;
+  try {
+    for (const [name, entry] of checkpoint.tensors) {
+      if (!isFloatDtype(entry.dtype)) throw new InputError(`${entry.file}: tensor "${name}" has dtype ${entry.dtype}; only F32, F16 and BF16 export`);
+      bytes += (entry.byteLength / (entry.dtype === "F32" ? 4 : 2)) * 4;
+      if (bytes > MAX_INLINE_BYTES) throw new InputError(`${source}: over ${MAX_INLINE_BYTES / 1e9} GB of float32 weights; ONNX external data is not supported yet`);
+      const data = new Uint8Array(entry.byteLength);
+      await checkpoint.readInto(entry, data);
+      weights.set(name, decodeToFloat32(data, entry.dtype));
+    }
+  } finally {
+    await checkpoint.close();
+  }
+  let graph;
+  try {
+    graph = buildLlamaGraph(config, (name) => weights.get(name));
+  } catch (err) {
+    throw new InputError(`${source}: ${(err as Error).message}`);
+  }
+  const model = encodeOnnxModel(graph);
+  const target = resolve(outDir);
+  await mkdir(join(target, "onnx"), { recursive: true });
+  if (target !== source) {
+    for (const file of ["config.json", ...TOKENIZER_FILES]) if (existsSync(join(source, file))) await copyFile(join(source, file), join(target, file));
+  }
+  const partial = join(target, "onnx", `.model.onnx.partial-${process.pid}`);
+  await writeFile(partial, model);
+  await rename(partial, join(target, "onnx", "model.onnx"));
+  return { outDir: target, bytes: model.byteLength, tensors: weights.size };
+}
