@@ -1,4 +1,4 @@
-import { cpSync, readdirSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,11 +18,12 @@ describe("bundled recipes", () => {
     expect(config.merge_method).toBeTruthy();
   });
 
-  it("`mergeval example` merges the tiny checkpoints with every example recipe", async () => {
+  it("`mergeval example` merges the fixtures with every example recipe, exports them and generates", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mergeval-example-"));
     const cwd = process.cwd();
     try {
       cpSync(resolve("merges"), join(dir, "merges"), { recursive: true });
+      cpSync(resolve("datasets"), join(dir, "datasets"), { recursive: true });
       process.chdir(dir);
       const lines: string[] = [];
       expect(await exampleCommand.run([], { out: (l) => lines.push(l), err: (l) => lines.push(l) })).toBe(0);
@@ -31,6 +32,9 @@ describe("bundled recipes", () => {
       for (const name of merged) {
         const checkpoint = await Checkpoint.open(join(dir, "runs/example/merged", name));
         expect(checkpoint.tensors.size).toBe(39);
+        const records = readFileSync(join(dir, "runs/example/generations", `${name}.jsonl`), "utf8").trim().split("\n");
+        expect(records).toHaveLength(30); // 18 red-team + 12 Dolly prompts, six languages
+        expect(records.every((line) => JSON.parse(line).status === "done")).toBe(true);
       }
     } finally {
       process.chdir(cwd);
