@@ -16,7 +16,9 @@ and retries what failed; a run killed at any moment resumes with nothing lost an
 
 MODEL, one of:
   --onnx DIR               a local model folder (config.json, tokenizer files, onnx/model.onnx), run on the
-                           CPU through @huggingface/transformers; prompts rendered with its chat template
+                           CPU through @huggingface/transformers; prompts rendered with its chat template.
+                           A LLaMA-family safetensors folder (e.g. a merge) is exported on first use and the
+                           export cached by weights hash ($MERGEVAL_CACHE, default ~/.cache/mergeval)
   --endpoint URL --model NAME
                            an OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, hosted APIs); repeat
                            --endpoint to spread the load over several servers of the same model

@@ -1,5 +1,8 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { Checkpoint } from "../merge/safetensors/checkpoint.ts";
@@ -65,4 +68,28 @@ export async function exportOnnx(modelDir: string, outDir: string = modelDir): P
   await writeFile(partial, model);
   await rename(partial, join(target, "onnx", "model.onnx"));
   return { outDir: target, bytes: model.byteLength, tensors: weights.size };
+}
+
+/** Where exports of safetensors folders are cached, by weights hash: $MERGEVAL_CACHE or ~/.cache/mergeval. */
+export function exportCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.MERGEVAL_CACHE ?? join(homedir(), ".cache", "mergeval"), "onnx");
+}
+
+/**
+ * A folder ready for the local backend: `dir` itself when it holds onnx/model.onnx; otherwise, for a
+ * safetensors folder, its export, made on first use and cached by a hash of the weights and configuration.
+ */
+export async function ensureOnnxFolder(dir: string, cacheRoot: string = exportCacheRoot()): Promise<string> {
+  const folder = resolve(dir);
+  if (existsSync(join(folder, "onnx", "model.onnx"))) return folder;
+  const files = existsSync(folder) ? (await readdir(folder)).filter((f) => f.endsWith(".safetensors") || f === "config.json").sort() : [];
+  if (!files.some((f) => f.endsWith(".safetensors"))) return folder; // nothing to export: the backend names what is missing
+  const hash = createHash("sha256");
+  for (const file of files) {
+    hash.update(`${file}\u0000`);
+    for await (const chunk of createReadStream(join(folder, file))) hash.update(chunk as Buffer);
+  }
+  const cached = join(cacheRoot, hash.digest("hex").slice(0, 32));
+  if (!existsSync(join(cached, "onnx", "model.onnx"))) await exportOnnx(folder, cached);
+  return cached;
 }

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdirSync } from "node:fs";
+import { FAMILY, writeFixtureFamily } from "../../src/fixtures/family.ts";
 import { writeTinyOnnxModel } from "../../src/fixtures/tiny-onnx.ts";
 import { createOnnxBackend } from "../../src/generate/backends/onnx.ts";
 import type { Backend } from "../../src/generate/types.ts";
@@ -73,6 +75,22 @@ describe("local ONNX backend (@huggingface/transformers on onnxruntime-node, no 
     const other = await createOnnxBackend({ dir: changed });
     expect(await other.fingerprint()).not.toBe(await backend.fingerprint());
     await other.close?.();
+  });
+
+  it("exports a safetensors folder on first use and reuses the cached export", async () => {
+    const family = join(dir, "family");
+    await writeFixtureFamily(family, FAMILY.filter((m) => m.name === "general"));
+    const cache = join(dir, "export-cache");
+    const first = await createOnnxBackend({ dir: join(family, "general"), exportCache: cache });
+    const reply = await first.generate({ messages: chat("Why is the sky blue?"), decoding: { maxTokens: 4, temperature: 0 } }, signal());
+    await first.close?.();
+    expect(reply.completionTokens).toBeGreaterThan(0);
+    const exports = readdirSync(cache);
+    expect(exports).toHaveLength(1);
+    const again = await createOnnxBackend({ dir: join(family, "general"), exportCache: cache });
+    expect(await again.fingerprint()).toBe(await first.fingerprint());
+    await again.close?.();
+    expect(readdirSync(cache)).toEqual(exports);
   });
 
   it("names the folder and the missing file", async () => {

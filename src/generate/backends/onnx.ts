@@ -12,11 +12,17 @@ import {
   type Tensor,
 } from "@huggingface/transformers";
 import { InputError } from "../../errors.ts";
+import { ensureOnnxFolder } from "../../models/export.ts";
 import { BackendError, type Backend, type ChatMessage, type GenerationRequest, type GenerationResult } from "../types.ts";
 
 export interface OnnxOptions {
-  /** A model folder as @huggingface/transformers exports it: config.json, tokenizer files, onnx/model.onnx. */
+  /**
+   * A model folder as @huggingface/transformers exports it (config.json, tokenizer files, onnx/model.onnx), or a
+   * LLaMA-family safetensors folder, exported on first use and cached by weights hash.
+   */
   dir: string;
+  /** Where safetensors exports are cached (default $MERGEVAL_CACHE/onnx or ~/.cache/mergeval/onnx). */
+  exportCache?: string;
 }
 
 /**
@@ -24,8 +30,8 @@ export interface OnnxOptions {
  * nothing is ever downloaded. Prompts are rendered with the model's own chat template, and generations run
  * one at a time (the CPU is the limit, and the library's sampling RNG is global).
  */
-export async function createOnnxBackend({ dir }: OnnxOptions): Promise<Backend> {
-  const folder = resolve(dir);
+export async function createOnnxBackend({ dir, exportCache }: OnnxOptions): Promise<Backend> {
+  const folder = await ensureOnnxFolder(resolve(dir), exportCache);
   for (const file of ["config.json", "tokenizer.json", join("onnx", "model.onnx")]) {
     if (!existsSync(join(folder, file))) throw new InputError(`model folder ${folder} has no ${file}`);
   }
