@@ -11,7 +11,8 @@ copies config.json and the tokenizer files beside it. OUT_DIR defaults to MODEL_
   mergeval generate --onnx OUT_DIR ...
 
 Supported: RMSNorm, rotary embeddings (rope_theta), grouped-query attention, SwiGLU, tied or untied lm_head,
-q/k/v biases. Refused with a clear error: other model types, rope_scaling, models over 1.5 GB (external data).
+q/k/v biases. Over 1.5 GB of weights, they go to onnx/model.onnx_data (ONNX external data) and config.json
+tells @huggingface/transformers to load it. Refused with a clear error: other model types, rope_scaling.
 
 Options:
   -h, --help   show this help`;

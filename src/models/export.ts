@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, open, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
@@ -12,8 +12,8 @@ import { buildLlamaGraph } from "./llama-onnx.ts";
 import { parseLlamaConfig } from "./llama-reference.ts";
 import { encodeOnnxModel } from "./onnx-proto.ts";
 
-/** One protobuf holds at most 2 GB; past this size ONNX needs external data files, which we do not write yet. */
-const MAX_INLINE_BYTES = 1.5e9;
+/** One protobuf holds at most 2 GB: above this many bytes of weights they go to onnx/model.onnx_data. */
+export const EXTERNAL_DATA_ABOVE = 1.5e9;
 
 export interface ExportSummary {
   outDir: string;
@@ -26,7 +26,7 @@ export interface ExportSummary {
  * files beside it: the layout @huggingface/transformers loads. The file is written under a temporary name and
  * renamed, so a failed export leaves no half-written model.
  */
-export async function exportOnnx(modelDir: string, outDir: string = modelDir): Promise<ExportSummary> {
+export async function exportOnnx(modelDir: string, outDir: string = modelDir, externalDataAbove = EXTERNAL_DATA_ABOVE): Promise<ExportSummary> {
   const source = resolve(modelDir);
   const configPath = join(source, "config.json");
   if (!existsSync(configPath)) throw new InputError(`${source}: no config.json`);
@@ -44,7 +44,6 @@ export async function exportOnnx(modelDir: string, outDir: string = modelDir): P
     for (const [name, entry] of checkpoint.tensors) {
       if (!isFloatDtype(entry.dtype)) throw new InputError(`${entry.file}: tensor "${name}" has dtype ${entry.dtype}; only F32, F16 and BF16 export`);
       bytes += (entry.byteLength / (entry.dtype === "F32" ? 4 : 2)) * 4;
-      if (bytes > MAX_INLINE_BYTES) throw new InputError(`${source}: over ${MAX_INLINE_BYTES / 1e9} GB of float32 weights; ONNX external data is not supported yet`);
       const data = new Uint8Array(entry.byteLength);
       await checkpoint.readInto(entry, data);
       weights.set(name, decodeToFloat32(data, entry.dtype));
@@ -58,16 +57,35 @@ export async function exportOnnx(modelDir: string, outDir: string = modelDir): P
   } catch (err) {
     throw new InputError(`${source}: ${(err as Error).message}`);
   }
-  const model = encodeOnnxModel(graph);
   const target = resolve(outDir);
   await mkdir(join(target, "onnx"), { recursive: true });
+  const external = bytes > externalDataAbove;
+  const dataName = "model.onnx_data";
+  const partial = (name: string) => join(target, "onnx", `.${name}.partial-${process.pid}`);
+  let dataBytes = 0;
+  let model: Uint8Array;
+  if (external) {
+    const data = await open(partial(dataName), "w");
+    const chunks: Uint8Array[] = [];
+    model = encodeOnnxModel(graph, { location: dataName, write: (b) => void chunks.push(b) });
+    for (const chunk of chunks) {
+      await data.write(chunk);
+      dataBytes += chunk.byteLength;
+    }
+    await data.close();
+  } else {
+    model = encodeOnnxModel(graph);
+  }
   if (target !== source) {
     for (const file of ["config.json", ...TOKENIZER_FILES]) if (existsSync(join(source, file))) await copyFile(join(source, file), join(target, file));
   }
-  const partial = join(target, "onnx", `.model.onnx.partial-${process.pid}`);
-  await writeFile(partial, model);
-  await rename(partial, join(target, "onnx", "model.onnx"));
-  return { outDir: target, bytes: model.byteLength, tensors: weights.size };
+  // transformers.js reads onnx/model.onnx_data only when the config says so.
+  const transformersConfig = { ...((raw["transformers.js_config"] as Record<string, unknown> | undefined) ?? {}), use_external_data_format: external };
+  await writeFile(join(target, "config.json"), JSON.stringify({ ...raw, "transformers.js_config": transformersConfig }, null, 2) + "\n");
+  await writeFile(partial("model.onnx"), model);
+  if (external) await rename(partial(dataName), join(target, "onnx", dataName));
+  await rename(partial("model.onnx"), join(target, "onnx", "model.onnx"));
+  return { outDir: target, bytes: model.byteLength + dataBytes, tensors: weights.size };
 }
 
 /** Where exports of safetensors folders are cached, by weights hash: $MERGEVAL_CACHE or ~/.cache/mergeval. */

@@ -100,6 +100,28 @@ describe("export-onnx (LLaMA family) against the float64 reference", () => {
     expect(maxAbsDiff(llamaLogits(config, (n) => weights.get(n), ids), await onnxLogits(folder, config, ids, 0), config.vocab)).toBeLessThan(1e-4);
   });
 
+  it("writes the weights to onnx/model.onnx_data when the model is large, and both runtimes load it", async () => {
+    await writeFixtureFamily(join(dir, "ext"), FAMILY.filter((m) => m.name === "general"));
+    const folder = join(dir, "ext", "general");
+    await exportOnnx(folder, folder, 0); // every model counts as large
+    const config = parseLlamaConfig(familyConfig(), "config.json");
+    expect(JSON.parse(await readFile(join(folder, "config.json"), "utf8"))["transformers.js_config"]).toEqual({ use_external_data_format: true });
+    const onnxBytes = (await readFile(join(folder, "onnx", "model.onnx"))).byteLength;
+    const dataBytes = (await readFile(join(folder, "onnx", "model.onnx_data"))).byteLength;
+    expect(dataBytes).toBeGreaterThan(onnxBytes * 10);
+    const weights = await loadWeights(folder);
+    const ids = [1, 4, 80, 90, 2, 5];
+    expect(maxAbsDiff(llamaLogits(config, (n) => weights.get(n), ids), await onnxLogits(folder, config, ids, 0), config.vocab)).toBeLessThan(1e-4);
+    env.allowRemoteModels = false;
+    env.localModelPath = "/";
+    const tokenizer = await AutoTokenizer.from_pretrained(folder, { local_files_only: true });
+    const model = await AutoModelForCausalLM.from_pretrained(folder, { local_files_only: true, dtype: "fp32", device: "cpu" });
+    const inputs = tokenizer("<s><|user|>hi</s><|assistant|>", { add_special_tokens: false });
+    const out = ((await model.generate({ ...inputs, max_new_tokens: 4, do_sample: false })) as Tensor).tolist() as bigint[][];
+    expect(out[0]!.slice(6).map(Number)).toEqual(llamaGreedy(config, (n) => weights.get(n), [1, 4, 110, 111, 2, 5], 4, [2]));
+    await model.dispose();
+  });
+
   it("refuses what it cannot export, naming it", async () => {
     const folder = join(dir, "gpt2");
     await writeFixtureFamily(folder, FAMILY.filter((m) => m.name === "base"));
