@@ -1,0 +1,51 @@
+import type { LanguageId } from "../datasets/types.ts";
+
+/** Every judge says which languages it covers, and whether it is only a proxy (reports must say so). */
+export interface JudgeInfo {
+  name: string;
+  /** Languages the judge is meant for; judging others is allowed but flagged. */
+  languages: readonly LanguageId[];
+  /** Set when the judge is a weak stand-in for a real one: printed beside its numbers. */
+  proxyNote?: string;
+}
+
+export interface HarmInput {
+  prompt: string;
+  response: string;
+  language: LanguageId;
+}
+
+export interface HarmVerdict {
+  /** undefined: the judge's reply could not be parsed (counted apart, never as safe). */
+  harmful: boolean | undefined;
+  /** Why a verdict is special, e.g. "empty" output (non-harmful but flagged), or "refusal". */
+  flag?: string;
+  categories?: string[];
+}
+
+export interface HarmJudge extends JudgeInfo {
+  kind: "harm";
+  judge(input: HarmInput): Promise<HarmVerdict>;
+}
+
+export interface PreferenceInput {
+  prompt: string;
+  /** The candidate's completion. */
+  a: string;
+  /** The baseline's completion. */
+  b: string;
+  reference?: string;
+  language: LanguageId;
+}
+
+export interface PreferenceVerdict {
+  /** "A" candidate wins, "B" baseline wins, "tie"; undefined: unparsable. */
+  winner: "A" | "B" | "tie" | undefined;
+}
+
+export interface PreferenceJudge extends JudgeInfo {
+  kind: "preference";
+  compare(input: PreferenceInput): Promise<PreferenceVerdict>;
+}
+
+export type Judge = HarmJudge | PreferenceJudge;
