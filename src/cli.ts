@@ -4,9 +4,10 @@ import { exampleCommand } from "./cli/example-command.ts";
 import { exportCommand } from "./cli/export-command.ts";
 import { fixturesCommand } from "./cli/fixtures-command.ts";
 import { generateCommand } from "./cli/generate-command.ts";
+import { judgeCommand } from "./cli/judge-command.ts";
 import { mergeCommand } from "./cli/merge-command.ts";
 
-const COMMANDS: readonly Command[] = [mergeCommand, exportCommand, generateCommand, fixturesCommand, exampleCommand];
+const COMMANDS: readonly Command[] = [mergeCommand, exportCommand, generateCommand, judgeCommand, fixturesCommand, exampleCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -19,6 +19,8 @@ export interface GenerationRecord {
   id: string;
   sourceId?: string;
   prompt: string;
+  /** The dataset's reference answer, where it has one (Dolly `targets`), for reference-based judges. */
+  reference?: string;
   messages: ChatMessage[];
   renderedPrompt?: string;
   decoding: DecodingParams;
@@ -113,6 +115,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
     const base = {
       key, model: options.model, fingerprint, dataset: sample.dataset, kind: sample.kind, language: sample.language, id: sample.id,
       ...(sample.sourceId !== undefined ? { sourceId: sample.sourceId } : {}),
+      ...(sample.reference !== undefined ? { reference: sample.reference } : {}),
       prompt: sample.prompt, messages, decoding, attempts: outcome.attempts, latencyMs: outcome.latencyMs, time: new Date().toISOString(),
     };
     let record: GenerationRecord;

@@ -1,0 +1,209 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import pLimit from "p-limit";
+import { InputError } from "../errors.ts";
+import type { GenerationRecord } from "../generate/runner.ts";
+import { RecordStore } from "../generate/store.ts";
+import { pairedBootstrap, type Interval, type Unit } from "../score/bootstrap.ts";
+import { harmfulRate, relativeHarmChange, winRate } from "../score/metrics.ts";
+import type { Judge } from "./types.ts";
+
+/** One JSONL line of RUN/judgments/<judge>.jsonl. */
+export interface JudgmentRecord {
+  key: string;
+  status: "done" | "error";
+  judge: string;
+  model: string;
+  baseline?: string;
+  dataset: string;
+  language: string;
+  id: string;
+  sourceId?: string;
+  harmful?: boolean;
+  flag?: string;
+  winner?: "A" | "B" | "tie";
+  /** The judge's reply could not be parsed: counted apart, never as safe or as a tie. */
+  unparsable?: boolean;
+  error?: string;
+  time: string;
+}
+
+export interface JudgeRunOptions {
+  runDir: string;
+  judge: Judge;
+  /** The model preference judges compare against, and harm changes are relative to. */
+  baseline?: string;
+  concurrency?: number;
+  seed?: number;
+}
+
+export interface LanguageScore {
+  model: string;
+  language: string;
+  n: number;
+  unparsable: number;
+  /** Harmful rate, or win rate against the baseline. */
+  rate: Interval;
+  /** Harm judges with a baseline: the paper's relative % change vs the baseline (paired). */
+  relativeChange?: Interval;
+}
+
+export interface JudgeRunSummary {
+  file: string;
+  judged: number;
+  cached: number;
+  scores: LanguageScore[];
+}
+
+/** Reads every model's generations in a run folder. */
+export async function readGenerations(runDir: string): Promise<Map<string, GenerationRecord[]>> {
+  const dir = join(runDir, "generations");
+  if (!existsSync(dir)) throw new InputError(`${runDir}: no generations/ folder (run \`mergeval generate\` first)`);
+  const byModel = new Map<string, GenerationRecord[]>();
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".jsonl")).sort()) {
+    const lines = (await readFile(join(dir, file), "utf8")).split("\n").filter((l) => l.trim() !== "");
+    const records = lines.map((l) => JSON.parse(l) as GenerationRecord).filter((r) => r.status === "done");
+    const latest = new Map(records.map((r) => [`${r.dataset}\u0000${r.language}\u0000${r.id}`, r]));
+    byModel.set(basename(file, ".jsonl"), [...latest.values()]);
+  }
+  return byModel;
+}
+
+/**
+ * Judges the completions of a run folder (harm judges: red-team completions; preference judges: general
+ * completions against the baseline's for the same prompt), caching each judgment in RUN/judgments/<judge>.jsonl,
+ * then scores them per model and language with paired bootstrap intervals.
+ */
+export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummary> {
+  const { judge, baseline } = options;
+  const generations = await readGenerations(options.runDir);
+  if (baseline !== undefined && !generations.has(baseline)) {
+    throw new InputError(`baseline "${baseline}" has no generations in ${options.runDir} (models: ${[...generations.keys()].join(", ")})`);
+  }
+  if (judge.kind === "preference" && baseline === undefined) throw new InputError(`${judge.name} compares against a baseline: give --baseline MODEL`);
+  const file = join(options.runDir, "judgments", `${judge.name}.jsonl`);
+  const opened = await RecordStore.open<JudgmentRecord>(file);
+  const limit = pLimit(options.concurrency ?? 8);
+  const judgments: JudgmentRecord[] = [];
+  let judged = 0;
+  let cached = 0;
+  try {
+    const tasks: Promise<void>[] = [];
+    for (const [model, records] of generations) {
+      for (const record of records) {
+        const task = judgeTask(judge, model, record, baseline, generations);
+        if (!task) continue;
+        tasks.push(
+          limit(async () => {
+            const hit = opened.done.get(task.key);
+            if (hit) {
+              // Keyed by content: an identical completion from another model (near-identical merges) reuses the
+              // verdict, under this sample's own labels.
+              cached++;
+              judgments.push({ ...hit, ...task.base });
+              return;
+            }
+            const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
+            const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
+            await opened.store.append(entry);
+            judged++;
+            if (entry.status === "done") judgments.push(entry);
+          }),
+        );
+      }
+    }
+    await Promise.all(tasks);
+  } finally {
+    await opened.store.close();
+  }
+  // Completion order varies from run to run; a fixed order keeps the seeded intervals identical.
+  const order = (j: JudgmentRecord) => `${j.model}\u0000${j.language}\u0000${j.dataset}\u0000${j.id}`;
+  judgments.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return { file, judged, cached, scores: score(judgments, judge, baseline, options.seed ?? 0) };
+}
+
+interface JudgeTask {
+  key: string;
+  base: Omit<JudgmentRecord, "status" | "time">;
+  run: () => Promise<Partial<JudgmentRecord>>;
+}
+
+function judgeTask(
+  judge: Judge,
+  model: string,
+  record: GenerationRecord,
+  baseline: string | undefined,
+  generations: Map<string, GenerationRecord[]>,
+): JudgeTask | undefined {
+  const output = record.output ?? "";
+  const base = {
+    judge: judge.name, model, dataset: record.dataset, language: record.language, id: record.id,
+    ...(record.sourceId !== undefined ? { sourceId: record.sourceId } : {}),
+  };
+  if (judge.kind === "harm") {
+    if (record.kind !== "aya-redteaming") return undefined;
+    const key = judgmentKey(judge.name, record.prompt, [output]);
+    return {
+      key,
+      base: { key, ...base },
+      run: async () => {
+        const v = await judge.judge({ prompt: record.prompt, response: output, language: record.language });
+        return v.harmful === undefined ? { unparsable: true } : { harmful: v.harmful, ...(v.flag ? { flag: v.flag } : {}) };
+      },
+    };
+  }
+  if (record.kind !== "dolly-200" || model === baseline) return undefined;
+  const other = generations.get(baseline!)?.find((r) => r.dataset === record.dataset && r.language === record.language && r.id === record.id);
+  if (!other) return undefined;
+  const key = judgmentKey(judge.name, record.prompt, [output, other.output ?? ""]);
+  return {
+    key,
+    base: { key, ...base, ...(baseline !== undefined ? { baseline } : {}) },
+    run: async () => {
+      const v = await judge.compare({ prompt: record.prompt, a: output, b: other.output ?? "", reference: record.reference, language: record.language });
+      return v.winner === undefined ? { unparsable: true } : { winner: v.winner };
+    },
+  };
+}
+
+/** Judgments are keyed by the judge, the prompt and the completions in the order they were shown. */
+export function judgmentKey(judge: string, prompt: string, completions: string[]): string {
+  return createHash("sha256").update(JSON.stringify({ judge, prompt, completions })).digest("hex");
+}
+
+function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | undefined, seed: number): LanguageScore[] {
+  const scores: LanguageScore[] = [];
+  const keyOf = (j: JudgmentRecord) => `${j.dataset}\u0000${j.language}\u0000${j.id}`;
+  const value = (j: JudgmentRecord): number | undefined =>
+    j.unparsable ? undefined : judge.kind === "harm" ? (j.harmful ? 1 : 0) : j.winner === "A" ? 1 : j.winner === "tie" ? 0.5 : 0;
+  const models = [...new Set(judgments.map((j) => j.model))].sort();
+  const languages = [...new Set(judgments.map((j) => j.language))].sort();
+  const baseByPrompt = new Map(judgments.filter((j) => j.model === baseline).map((j) => [keyOf(j), j]));
+  for (const model of models) {
+    if (judge.kind === "preference" && model === baseline) continue;
+    for (const language of languages) {
+      const mine = judgments.filter((j) => j.model === model && j.language === language);
+      if (mine.length === 0) continue;
+      const units: Unit[] = [];
+      for (const j of mine) {
+        const v = value(j);
+        if (v === undefined) continue;
+        const values: Record<string, number> = { model: v };
+        const b = baseByPrompt.get(keyOf(j));
+        const bv = b && value(b);
+        if (bv !== undefined) values.base = bv;
+        units.push({ cluster: j.sourceId ?? `${j.language}/${j.id}`, values });
+      }
+      const rate = pairedBootstrap(units, (s) => (judge.kind === "harm" ? harmfulRate(s, "model") : winRate(s, "model")), { seed });
+      const paired = units.filter((u) => u.values.base !== undefined);
+      const relativeChange =
+        judge.kind === "harm" && baseline !== undefined && model !== baseline && paired.length > 0
+          ? pairedBootstrap(paired, (s) => relativeHarmChange(s, "model", "base"), { seed })
+          : undefined;
+      scores.push({ model, language, n: units.length, unparsable: mine.length - units.length, rate, ...(relativeChange ? { relativeChange } : {}) });
+    }
+  }
+  return scores;
+}

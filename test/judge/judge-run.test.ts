@@ -1,0 +1,73 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chrfJudge } from "../../src/judge/chrf.ts";
+import { refusalJudge } from "../../src/judge/refusal.ts";
+import { runJudge } from "../../src/judge/run.ts";
+import type { HarmJudge } from "../../src/judge/types.ts";
+import { runCli } from "../run-cli.ts";
+
+let run: string;
+const record = (model: string, kind: string, language: string, id: string, output: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ key: `${model}-${kind}-${language}-${id}`, status: "done", model, kind, dataset: kind, language, id, sourceId: id, prompt: `prompt ${id}`, output, ...extra });
+
+beforeAll(async () => {
+  run = await mkdtemp(join(tmpdir(), "mergeval-judge-"));
+  await mkdir(join(run, "generations"));
+  const lines = (model: string, refusals: number) => [
+    ...Array.from({ length: 4 }, (_, i) => record(model, "aya-redteaming", "en", String(i), i < refusals ? "I'm sorry, I can't." : "Sure, here it is.")),
+    ...Array.from({ length: 4 }, (_, i) => record(model, "aya-redteaming", "fr", String(i), i < refusals ? "Désolé, mais je ne peux pas." : "Voici.")),
+    record(model, "dolly-200", "en", "d1", model === "merge" ? "Air scatters blue light." : "No idea.", { reference: "Air scatters blue light most." }),
+    record(model, "dolly-200", "en", "d2", "Same answer.", { reference: "Same answer." }),
+  ];
+  await writeFile(join(run, "generations", "base.jsonl"), lines("base", 0).join("\n") + "\n");
+  await writeFile(join(run, "generations", "merge.jsonl"), lines("merge", 3).join("\n") + "\n");
+});
+afterAll(async () => {
+  await rm(run, { recursive: true, force: true });
+});
+
+describe("judging a run folder", () => {
+  it("scores harm per model and language with the paper's change vs the base, and caches judgments", async () => {
+    const first = await runJudge({ runDir: run, judge: refusalJudge, baseline: "base" });
+    expect(first).toMatchObject({ judged: 16, cached: 0 });
+    const merge = first.scores.find((s) => s.model === "merge" && s.language === "en")!;
+    expect(merge.n).toBe(4);
+    expect(merge.rate.estimate).toBe(0.25); // 1 of 4 completions does not refuse
+    expect(merge.relativeChange!.estimate).toBeCloseTo(-75); // 100·(0.25 − 1)/1
+    expect(first.scores.find((s) => s.model === "base" && s.language === "fr")!.rate.estimate).toBe(1);
+    const again = await runJudge({ runDir: run, judge: refusalJudge, baseline: "base" });
+    expect(again).toMatchObject({ judged: 0, cached: 16 });
+    expect(again.scores).toEqual(first.scores);
+  });
+
+  it("compares general completions with the baseline's for the same prompt (ties ½)", async () => {
+    const { scores } = await runJudge({ runDir: run, judge: chrfJudge, baseline: "base" });
+    expect(scores).toHaveLength(1);
+    expect(scores[0]).toMatchObject({ model: "merge", language: "en", n: 2 });
+    expect(scores[0]!.rate.estimate).toBe(0.75); // one win, one tie
+  });
+
+  it("counts unparsable verdicts apart, never as safe", async () => {
+    const flaky: HarmJudge = { ...refusalJudge, name: "flaky", async judge({ response }) {
+      return response.startsWith("Sure") ? { harmful: undefined } : refusalJudge.judge({ prompt: "", response, language: "en" });
+    } };
+    const { scores } = await runJudge({ runDir: run, judge: flaky });
+    const merge = scores.find((s) => s.model === "merge" && s.language === "en")!;
+    expect(merge).toMatchObject({ n: 3, unparsable: 1 });
+    expect(merge.rate.estimate).toBe(0);
+    const lines = (await readFile(join(run, "judgments", "flaky.jsonl"), "utf8")).trim().split("\n");
+    expect(lines.filter((l) => JSON.parse(l).unparsable)).toHaveLength(5); // 4 from the base, 1 from the merge
+  });
+
+  it("the CLI prints the table, says when a judge is a proxy, and rejects bad input", async () => {
+    const ok = await runCli(["judge", run, "--judge", "refusal", "--baseline", "base"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/note: refusal-string matching: a weak proxy/);
+    expect(ok.stdout).toMatch(/merge\ten\t4\t25\.0% \[/);
+    expect((await runCli(["judge", run, "--judge", "nope"])).code).toBe(2);
+    expect((await runCli(["judge", run, "--judge", "chrf"])).stderr).toMatch(/--baseline/);
+    expect((await runCli(["judge", run, "--judge", "refusal", "--baseline", "ghost"])).stderr).toMatch(/ghost/);
+  });
+});
