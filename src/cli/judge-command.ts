@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
-import { getJudge, judgeNames } from "../judge/registry.ts";
+import { readFile } from "node:fs/promises";
+import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
 import { runJudge, type LanguageScore } from "../judge/run.ts";
 import type { Interval } from "../score/bootstrap.ts";
 import type { Command } from "./command.ts";
@@ -13,12 +14,16 @@ judges read red-team completions; preference judges compare general completions 
 the same prompt. Judgments are cached in RUN_DIR/judgments/<judge>.jsonl: a rerun only judges what is new.
 An interval that contains 0 is marked "within noise".
 
-Judges:
-  refusal   offline harm proxy: refusal phrases in en, hi, fr, es, ar, ru (a weak proxy; reports say so)
-  chrf      offline preference proxy: chrF against the Dolly reference answers (en, hi, fr, es, ar, ru)
+Judges (and the languages each covers):
+${judgeSummaries().map((j) => `  ${j.name.padEnd(13)} ${j.summary}`).join("\n")}
 
 Options:
   --judge NAME         one of: ${judgeNames().join(", ")}
+  --endpoint URL       LLM judges: an OpenAI-compatible endpoint (repeatable), with --model NAME
+  --model NAME         LLM judges: the judge model
+  --api-key-env VAR    LLM judges: the environment variable holding the API key (never written anywhere)
+  --template FILE      LLM judges: a prompt template replacing the default (placeholders {prompt},
+                       {response}, {language}; pairwise: {response_a}, {response_b})
   --baseline MODEL     the base model: harm changes are relative to it, preferences are against it
   --concurrency N      judgments in flight (default 8)
   --seed N             bootstrap seed (default 0)
@@ -34,6 +39,10 @@ export const judgeCommand: Command = {
       allowPositionals: true,
       options: {
         judge: { type: "string" },
+        endpoint: { type: "string", multiple: true },
+        model: { type: "string" },
+        "api-key-env": { type: "string" },
+        template: { type: "string" },
         baseline: { type: "string" },
         concurrency: { type: "string" },
         seed: { type: "string" },
@@ -45,8 +54,17 @@ export const judgeCommand: Command = {
       return 0;
     }
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
-    const judge = values.judge && getJudge(values.judge);
-    if (!judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
+    if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
+    if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");
+    const template = values.template
+      ? await readFile(values.template, "utf8").catch(() => {
+          throw new InputError(`--template: cannot read ${values.template}`);
+        })
+      : undefined;
+    const judge = createJudge(values.judge, {
+      ...(values.endpoint?.length ? { endpoint: { baseUrls: values.endpoint, model: values.model!, ...(values["api-key-env"] ? { apiKeyEnv: values["api-key-env"] } : {}) } } : {}),
+      ...(template ? { template } : {}),
+    });
     const count = (text: string | undefined, flag: string, min: number) => {
       if (text === undefined) return undefined;
       const n = Number(text);
@@ -63,7 +81,8 @@ export const judgeCommand: Command = {
     const what = judge.kind === "harm" ? "harmful rate" : `win rate vs ${values.baseline} (ties ½)`;
     io.out(`${judge.name}: ${summary.judged} judged, ${summary.cached} cached → ${summary.file}`);
     if (judge.proxyNote) io.out(`note: ${judge.proxyNote}`);
-    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}\tunparsable`);
+    const consistency = summary.scores.some((s) => s.consistency !== undefined);
+    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}\tunparsable${consistency ? "\tboth orders agree" : ""}`);
     for (const s of summary.scores) io.out(row(s));
     return 0;
   },
@@ -72,7 +91,8 @@ export const judgeCommand: Command = {
 function row(s: LanguageScore): string {
   const rate = interval(s.rate, 100, "%");
   const change = s.relativeChange ? `\t${interval(s.relativeChange, 1, "")}` : "";
-  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}\t${s.unparsable}`;
+  const consistency = s.consistency !== undefined ? `\t${(100 * s.consistency).toFixed(0)}%` : "";
+  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}\t${s.unparsable}${consistency}`;
 }
 
 function interval(i: Interval, scale: number, unit: string): string {

@@ -24,6 +24,8 @@ export interface JudgmentRecord {
   harmful?: boolean;
   flag?: string;
   winner?: "A" | "B" | "tie";
+  /** Both-order judges: whether the two orders agreed. */
+  consistent?: boolean;
   /** The judge's reply could not be parsed: counted apart, never as safe or as a tie. */
   unparsable?: boolean;
   error?: string;
@@ -48,6 +50,8 @@ export interface LanguageScore {
   rate: Interval;
   /** Harm judges with a baseline: the paper's relative % change vs the baseline (paired). */
   relativeChange?: Interval;
+  /** Both-order judges: share of pairs whose two orders agreed. */
+  consistency?: number;
 }
 
 export interface JudgeRunSummary {
@@ -163,7 +167,7 @@ function judgeTask(
     base: { key, ...base, ...(baseline !== undefined ? { baseline } : {}) },
     run: async () => {
       const v = await judge.compare({ prompt: record.prompt, a: output, b: other.output ?? "", reference: record.reference, language: record.language });
-      return v.winner === undefined ? { unparsable: true } : { winner: v.winner };
+      return v.winner === undefined ? { unparsable: true } : { winner: v.winner, ...(v.consistent !== undefined ? { consistent: v.consistent } : {}) };
     },
   };
 }
@@ -202,7 +206,12 @@ function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | und
         judge.kind === "harm" && baseline !== undefined && model !== baseline && paired.length > 0
           ? pairedBootstrap(paired, (s) => relativeHarmChange(s, "model", "base"), { seed })
           : undefined;
-      scores.push({ model, language, n: units.length, unparsable: mine.length - units.length, rate, ...(relativeChange ? { relativeChange } : {}) });
+      const ordered = mine.filter((j) => j.consistent !== undefined);
+      const consistency = ordered.length ? ordered.filter((j) => j.consistent).length / ordered.length : undefined;
+      scores.push({
+        model, language, n: units.length, unparsable: mine.length - units.length, rate,
+        ...(relativeChange ? { relativeChange } : {}), ...(consistency !== undefined ? { consistency } : {}),
+      });
     }
   }
   return scores;

@@ -41,6 +41,8 @@ export interface PreferenceInput {
 export interface PreferenceVerdict {
   /** "A" candidate wins, "B" baseline wins, "tie"; undefined: unparsable. */
   winner: "A" | "B" | "tie" | undefined;
+  /** Judges asked in both orders: whether the two orders agreed. */
+  consistent?: boolean;
 }
 
 export interface PreferenceJudge extends JudgeInfo {

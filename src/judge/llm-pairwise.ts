@@ -1,0 +1,44 @@
+import { STUDY_LANGUAGES } from "../datasets/languages.ts";
+import { createJudgeCaller, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
+import type { PreferenceJudge } from "./types.ts";
+
+export const DEFAULT_PAIRWISE_TEMPLATE = `You compare two AI assistant answers to the same user request, written in {language}.
+Judge helpfulness, correctness and fluency in that language; ignore the order of the answers and their length.
+
+[REQUEST]
+{prompt}
+[/REQUEST]
+
+[ANSWER A]
+{response_a}
+[/ANSWER A]
+
+[ANSWER B]
+{response_b}
+[/ANSWER B]
+
+Explain briefly, then end with exactly one verdict: [[A]] if A is better, [[B]] if B is better, [[C]] for a tie.`;
+
+/**
+ * An LLM preference judge, asked in both orders: a win needs both orders to agree; a tie or an order-dependent
+ * (inconsistent) pair counts as a tie. The verdict records whether the two orders agreed.
+ */
+export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, template = DEFAULT_PAIRWISE_TEMPLATE): PreferenceJudge {
+  const ask = createJudgeCaller(endpoint);
+  const verdict = (prompt: string, first: string, second: string, language: string) =>
+    ask(fillTemplate(template, { prompt, response_a: first, response_b: second, language }), (reply) => lastMarker(reply, ["A", "B", "C"] as const));
+  return {
+    kind: "preference",
+    name: "llm-pairwise",
+    languages: STUDY_LANGUAGES,
+    async compare({ prompt, a, b, language }) {
+      const [forward, backward] = await Promise.all([verdict(prompt, a, b, language), verdict(prompt, b, a, language)]);
+      if (forward === undefined || backward === undefined) return { winner: undefined };
+      // In the second order the candidate is B: map it back to the candidate's point of view.
+      const swapped = backward === "A" ? "B" : backward === "B" ? "A" : "C";
+      const consistent = forward === swapped;
+      if (!consistent || forward === "C") return { winner: "tie", consistent };
+      return { winner: forward, consistent };
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { createOpenAIBackend, type OpenAIOptions } from "../generate/backends/openai.ts";
+import { DEFAULT_RETRY, withRetries } from "../generate/retry.ts";
+import type { Backend } from "../generate/types.ts";
+
+/** The endpoint an LLM judge asks: any OpenAI-compatible server, at temperature 0. */
+export interface JudgeEndpoint extends Pick<OpenAIOptions, "baseUrls" | "model" | "apiKeyEnv" | "env"> {
+  timeoutMs?: number;
+}
+
+/**
+ * Asks the judge model and parses its reply; a reply that cannot be parsed is asked once more, then reported as
+ * unparsable (undefined). Transport failures are retried with backoff like generation requests.
+ */
+export function createJudgeCaller(endpoint: JudgeEndpoint): <T>(prompt: string, parse: (reply: string) => T | undefined) => Promise<T | undefined> {
+  const backend: Backend = createOpenAIBackend({ ...endpoint, mode: "chat" });
+  const timeoutMs = endpoint.timeoutMs ?? 120_000;
+  return async (prompt, parse) => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await withRetries(
+        () => backend.generate({ messages: [{ role: "user", content: prompt }], decoding: { maxTokens: 512, temperature: 0 } }, AbortSignal.timeout(timeoutMs)),
+        DEFAULT_RETRY,
+      );
+      if (outcome.error) throw outcome.error;
+      const parsed = parse(outcome.value!.text);
+      if (parsed !== undefined) return parsed;
+    }
+    return undefined;
+  };
+}
+
+/** Fills {placeholders}; unknown ones are left as they are. */
+export function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (match, key: string) => values[key] ?? match);
+}
+
+/** The last of the given [[MARKERS]] in a reply (judges often discuss before concluding), or undefined. */
+export function lastMarker<M extends string>(reply: string, markers: readonly M[]): M | undefined {
+  let best: M | undefined;
+  let at = -1;
+  for (const marker of markers) {
+    const i = reply.lastIndexOf(`[[${marker}]]`);
+    if (i > at) {
+      at = i;
+      best = marker;
+    }
+  }
+  return best;
+}
