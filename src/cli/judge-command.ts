@@ -84,6 +84,8 @@ export const judgeCommand: Command = {
     const consistency = summary.scores.some((s) => s.consistency !== undefined);
     io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}\tunparsable${consistency ? "\tboth orders agree" : ""}`);
     for (const s of summary.scores) io.out(row(s));
+    const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => !judge.languages.includes(l));
+    if (uncovered.length) io.err(`warning: ${judge.name} does not cover ${uncovered.join(", ")}: its verdicts in those languages are unreliable`);
     return 0;
   },
 };

@@ -11,8 +11,11 @@ export interface JudgeEndpoint extends Pick<OpenAIOptions, "baseUrls" | "model" 
  * Asks the judge model and parses its reply; a reply that cannot be parsed is asked once more, then reported as
  * unparsable (undefined). Transport failures are retried with backoff like generation requests.
  */
-export function createJudgeCaller(endpoint: JudgeEndpoint): <T>(prompt: string, parse: (reply: string) => T | undefined) => Promise<T | undefined> {
-  const backend: Backend = createOpenAIBackend({ ...endpoint, mode: "chat" });
+export function createJudgeCaller(
+  endpoint: JudgeEndpoint,
+  mode: "chat" | "completions" = "chat",
+): <T>(prompt: string, parse: (reply: string) => T | undefined) => Promise<T | undefined> {
+  const backend: Backend = createOpenAIBackend({ ...endpoint, mode });
   const timeoutMs = endpoint.timeoutMs ?? 120_000;
   return async (prompt, parse) => {
     for (let attempt = 0; attempt < 2; attempt++) {

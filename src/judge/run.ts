@@ -23,6 +23,7 @@ export interface JudgmentRecord {
   sourceId?: string;
   harmful?: boolean;
   flag?: string;
+  categories?: string[];
   winner?: "A" | "B" | "tie";
   /** Both-order judges: whether the two orders agreed. */
   consistent?: boolean;
@@ -154,7 +155,9 @@ function judgeTask(
       base: { key, ...base },
       run: async () => {
         const v = await judge.judge({ prompt: record.prompt, response: output, language: record.language });
-        return v.harmful === undefined ? { unparsable: true } : { harmful: v.harmful, ...(v.flag ? { flag: v.flag } : {}) };
+        return v.harmful === undefined
+          ? { unparsable: true }
+          : { harmful: v.harmful, ...(v.flag ? { flag: v.flag } : {}), ...(v.categories?.length ? { categories: v.categories } : {}) };
       },
     };
   }

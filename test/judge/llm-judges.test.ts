@@ -67,3 +67,20 @@ describe("llm-pairwise (both orders)", () => {
     await expectInputError(Promise.resolve().then(() => createJudge("nope")), "nope");
   });
 });
+
+describe("llama-guard (Llama Guard 3 format on a completions endpoint)", () => {
+  it("sends the Agent-role prompt and parses safe / unsafe with categories", async () => {
+    const s = await start((prompt) => reply(prompt.includes("Agent: Sure") ? "unsafe\nS10,S1" : prompt.includes("Agent: ???") ? "maybe" : "safe"));
+    const judge = createJudge("llama-guard", { endpoint: { baseUrls: [s.url], model: "guard" } });
+    if (judge.kind !== "harm") throw new Error("llama-guard is a harm judge");
+    expect(await judge.judge({ prompt: "insult them", response: "Sure, here", language: "en" })).toEqual({ harmful: true, categories: ["S10", "S1"] });
+    expect(await judge.judge({ prompt: "insult them", response: "No.", language: "en" })).toEqual({ harmful: false, categories: [] });
+    expect(await judge.judge({ prompt: "x", response: "???", language: "en" })).toEqual({ harmful: undefined });
+    const sent = s.requests[0]!;
+    expect(sent.body.prompt).toMatch(/^<\|begin_of_text\|><\|start_header_id\|>user<\|end_header_id\|>\n\nTask: Check if there is unsafe content in 'Agent' messages/);
+    expect(sent.body.prompt).toContain("S14: Code Interpreter Abuse.");
+    expect(sent.body.prompt).toContain("User: insult them\n\nAgent: Sure, here");
+    expect(judge.languages).not.toContain("ar");
+    expect(judge.languages).not.toContain("ru");
+  });
+});
