@@ -25,6 +25,8 @@ Options:
   --template FILE      LLM judges: a prompt template replacing the default (placeholders {prompt},
                        {response}, {language}; pairwise: {response_a}, {response_b})
   --baseline MODEL     the base model: harm changes are relative to it, preferences are against it
+  --mix MODEL          the data-mixing baseline (the paper's 15% mix): each model's difference from it, with
+                       its interval (points of harm change, or of win rate)
   --concurrency N      judgments in flight (default 8)
   --seed N             bootstrap seed (default 0)
   -h, --help           show this help`;
@@ -44,6 +46,7 @@ export const judgeCommand: Command = {
         "api-key-env": { type: "string" },
         template: { type: "string" },
         baseline: { type: "string" },
+        mix: { type: "string" },
         concurrency: { type: "string" },
         seed: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -75,6 +78,7 @@ export const judgeCommand: Command = {
       runDir: positionals[0]!,
       judge,
       baseline: values.baseline,
+      mix: values.mix,
       concurrency: count(values.concurrency, "--concurrency", 1),
       seed: count(values.seed, "--seed", 0),
     });
@@ -82,9 +86,10 @@ export const judgeCommand: Command = {
     io.out(`${judge.name}: ${summary.judged} judged, ${summary.cached} cached → ${summary.file}`);
     if (judge.proxyNote) io.out(`note: ${judge.proxyNote}`);
     const consistency = summary.scores.some((s) => s.consistency !== undefined);
-    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}\tunparsable${consistency ? "\tboth orders agree" : ""}`);
+    const mixColumn = summary.scores.some((s) => s.vsMix !== undefined) ? `\tvs ${values.mix}` : "";
+    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}${mixColumn}\tunparsable${consistency ? "\tboth orders agree" : ""}`);
     for (const s of summary.scores) io.out(row(s));
-    const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => !judge.languages.includes(l));
+    const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => l !== "all" && !judge.languages.includes(l));
     if (uncovered.length) io.err(`warning: ${judge.name} does not cover ${uncovered.join(", ")}: its verdicts in those languages are unreliable`);
     return 0;
   },
@@ -93,8 +98,9 @@ export const judgeCommand: Command = {
 function row(s: LanguageScore): string {
   const rate = interval(s.rate, 100, "%");
   const change = s.relativeChange ? `\t${interval(s.relativeChange, 1, "")}` : "";
+  const vsMix = s.vsMix ? `\t${interval(s.vsMix, s.relativeChange ? 1 : 100, "")}` : "";
   const consistency = s.consistency !== undefined ? `\t${(100 * s.consistency).toFixed(0)}%` : "";
-  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}\t${s.unparsable}${consistency}`;
+  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}${vsMix}\t${s.unparsable}${consistency}`;
 }
 
 function interval(i: Interval, scale: number, unit: string): string {

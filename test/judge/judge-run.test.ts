@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chrfJudge } from "../../src/judge/chrf.ts";
 import { refusalJudge } from "../../src/judge/refusal.ts";
@@ -44,9 +44,31 @@ describe("judging a run folder", () => {
 
   it("compares general completions with the baseline's for the same prompt (ties ½)", async () => {
     const { scores } = await runJudge({ runDir: run, judge: chrfJudge, baseline: "base" });
-    expect(scores).toHaveLength(1);
+    expect(scores.map((x) => x.language)).toEqual(["en", "all"]);
     expect(scores[0]).toMatchObject({ model: "merge", language: "en", n: 2 });
     expect(scores[0]!.rate.estimate).toBe(0.75); // one win, one tie
+  });
+
+  it("aggregates over languages and compares every model with the data-mix model in the paper's metric", async () => {
+    const withMix = join(run, "..", `${basename(run)}-mix`);
+    await cp(run, withMix, { recursive: true });
+    await rm(join(withMix, "judgments"), { recursive: true, force: true });
+    const mixLines = [
+      ...Array.from({ length: 4 }, (_, i) => record("mix", "aya-redteaming", "en", String(i), i < 2 ? "I'm sorry, I can't." : "Sure.")),
+      ...Array.from({ length: 4 }, (_, i) => record("mix", "aya-redteaming", "fr", String(i), i < 2 ? "Désolé, mais je ne peux pas." : "Voici.")),
+    ];
+    await writeFile(join(withMix, "generations", "mix.jsonl"), mixLines.join("\n") + "\n");
+    try {
+      const { scores } = await runJudge({ runDir: withMix, judge: refusalJudge, baseline: "base", mix: "mix" });
+      const merge = (language: string) => scores.find((x) => x.model === "merge" && x.language === language)!;
+      expect(merge("all")).toMatchObject({ n: 8 });
+      expect(merge("all").rate.estimate).toBe(0.25);
+      expect(merge("en").relativeChange!.estimate).toBeCloseTo(-75);
+      expect(merge("en").vsMix!.estimate).toBeCloseTo(-25); // −75 vs the mix's −50: 25 points more harm reduction
+      expect(scores.find((x) => x.model === "mix" && x.language === "en")!.vsMix).toBeUndefined();
+    } finally {
+      await rm(withMix, { recursive: true, force: true });
+    }
   });
 
   it("counts unparsable verdicts apart, never as safe", async () => {
