@@ -87,7 +87,7 @@ export const judgeCommand: Command = {
     if (judge.proxyNote) io.out(`note: ${judge.proxyNote}`);
     const consistency = summary.scores.some((s) => s.consistency !== undefined);
     const mixColumn = summary.scores.some((s) => s.vsMix !== undefined) ? `\tvs ${values.mix}` : "";
-    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}${mixColumn}\tunparsable${consistency ? "\tboth orders agree" : ""}`);
+    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}${mixColumn}\tunparsable${consistency ? "\tboth orders agree" : ""}\tin prompt language`);
     for (const s of summary.scores) io.out(row(s));
     const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => l !== "all" && !judge.languages.includes(l));
     if (uncovered.length) io.err(`warning: ${judge.name} does not cover ${uncovered.join(", ")}: its verdicts in those languages are unreliable`);
@@ -100,7 +100,8 @@ function row(s: LanguageScore): string {
   const change = s.relativeChange ? `\t${interval(s.relativeChange, 1, "")}` : "";
   const vsMix = s.vsMix ? `\t${interval(s.vsMix, s.relativeChange ? 1 : 100, "")}` : "";
   const consistency = s.consistency !== undefined ? `\t${(100 * s.consistency).toFixed(0)}%` : "";
-  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}${vsMix}\t${s.unparsable}${consistency}`;
+  const inLanguage = s.inLanguage !== undefined ? `${(100 * s.inLanguage).toFixed(0)}%` : "n/a";
+  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}${vsMix}\t${s.unparsable}${consistency}\t${inLanguage}`;
 }
 
 function interval(i: Interval, scale: number, unit: string): string {

@@ -8,6 +8,7 @@ import type { GenerationRecord } from "../generate/runner.ts";
 import { RecordStore } from "../generate/store.ts";
 import { pairedBootstrap, type Interval, type Unit } from "../score/bootstrap.ts";
 import { harmfulRate, relativeHarmChange, winRate } from "../score/metrics.ts";
+import { languageMatchShare } from "./language-check.ts";
 import type { Judge } from "./types.ts";
 
 /** One JSONL line of RUN/judgments/<judge>.jsonl. */
@@ -57,6 +58,8 @@ export interface LanguageScore {
   vsMix?: Interval;
   /** Both-order judges: share of pairs whose two orders agreed. */
   consistency?: number;
+  /** Share of this model's judged completions written in the prompt's language (identifiable ones only). */
+  inLanguage?: number;
 }
 
 export interface JudgeRunSummary {
@@ -132,7 +135,15 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   // Completion order varies from run to run; a fixed order keeps the seeded intervals identical.
   const order = (j: JudgmentRecord) => `${j.model}\u0000${j.language}\u0000${j.dataset}\u0000${j.id}`;
   judgments.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
-  return { file, judged, cached, scores: score(judgments, judge, baseline, options.mix, options.seed ?? 0) };
+  const scores = score(judgments, judge, baseline, options.mix, options.seed ?? 0);
+  for (const s of scores) {
+    const outputs = (generations.get(s.model) ?? []).filter(
+      (r) => (s.language === "all" || r.language === s.language) && (judge.kind === "harm" ? r.kind === "aya-redteaming" : r.kind === "dolly-200"),
+    );
+    const { share } = languageMatchShare(outputs.map((r) => ({ language: r.language, output: r.output ?? "" })));
+    if (Number.isFinite(share)) s.inLanguage = share;
+  }
+  return { file, judged, cached, scores };
 }
 
 interface JudgeTask {
