@@ -27,6 +27,7 @@ Options:
   --baseline MODEL     the base model: harm changes are relative to it, preferences are against it
   --mix MODEL          the data-mixing baseline (the paper's 15% mix): each model's difference from it, with
                        its interval (points of harm change, or of win rate)
+  --single-order       llm-pairwise: one order per prompt, randomised with --seed (cheaper; no consistency)
   --concurrency N      judgments in flight (default 8)
   --seed N             bootstrap seed (default 0)
   -h, --help           show this help`;
@@ -45,6 +46,7 @@ export const judgeCommand: Command = {
         model: { type: "string" },
         "api-key-env": { type: "string" },
         template: { type: "string" },
+        "single-order": { type: "boolean" },
         baseline: { type: "string" },
         mix: { type: "string" },
         concurrency: { type: "string" },
@@ -57,6 +59,12 @@ export const judgeCommand: Command = {
       return 0;
     }
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
+    const count = (text: string | undefined, flag: string, min: number) => {
+      if (text === undefined) return undefined;
+      const n = Number(text);
+      if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: "${text}" is not an integer ≥ ${min}`);
+      return n;
+    };
     if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
     if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");
     const template = values.template
@@ -67,13 +75,8 @@ export const judgeCommand: Command = {
     const judge = createJudge(values.judge, {
       ...(values.endpoint?.length ? { endpoint: { baseUrls: values.endpoint, model: values.model!, ...(values["api-key-env"] ? { apiKeyEnv: values["api-key-env"] } : {}) } } : {}),
       ...(template ? { template } : {}),
+      ...(values["single-order"] ? { singleOrderSeed: count(values.seed, "--seed", 0) ?? 0 } : {}),
     });
-    const count = (text: string | undefined, flag: string, min: number) => {
-      if (text === undefined) return undefined;
-      const n = Number(text);
-      if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: "${text}" is not an integer ≥ ${min}`);
-      return n;
-    };
     const summary = await runJudge({
       runDir: positionals[0]!,
       judge,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { STUDY_LANGUAGES } from "../datasets/languages.ts";
 import { createJudgeCaller, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
 import type { PreferenceJudge } from "./types.ts";
@@ -23,7 +24,14 @@ Explain briefly, then end with exactly one verdict: [[A]] if A is better, [[B]] 
  * An LLM preference judge, asked in both orders: a win needs both orders to agree; a tie or an order-dependent
  * (inconsistent) pair counts as a tie. The verdict records whether the two orders agreed.
  */
-export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, template = DEFAULT_PAIRWISE_TEMPLATE): PreferenceJudge {
+export interface PairwiseOptions {
+  template?: string;
+  /** Ask one order per prompt, chosen by a seeded hash of the prompt (AlpacaEval's cheaper design), instead of both. */
+  singleOrderSeed?: number;
+}
+
+export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, options: PairwiseOptions = {}): PreferenceJudge {
+  const template = options.template ?? DEFAULT_PAIRWISE_TEMPLATE;
   const ask = createJudgeCaller(endpoint);
   const verdict = (prompt: string, first: string, second: string, language: string) =>
     ask(fillTemplate(template, { prompt, response_a: first, response_b: second, language }), (reply) => lastMarker(reply, ["A", "B", "C"] as const));
@@ -32,6 +40,13 @@ export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, template = DEFAU
     name: "llm-pairwise",
     languages: STUDY_LANGUAGES,
     async compare({ prompt, a, b, language }) {
+      if (options.singleOrderSeed !== undefined) {
+        const candidateSecond = createHash("sha256").update(`${options.singleOrderSeed}\u0000${prompt}`).digest()[0]! & 1;
+        const v = candidateSecond ? await verdict(prompt, b, a, language) : await verdict(prompt, a, b, language);
+        if (v === undefined) return { winner: undefined };
+        const mapped = candidateSecond ? (v === "A" ? "B" : v === "B" ? "A" : "C") : v;
+        return { winner: mapped === "C" ? "tie" : mapped };
+      }
       const [forward, backward] = await Promise.all([verdict(prompt, a, b, language), verdict(prompt, b, a, language)]);
       if (forward === undefined || backward === undefined) return { winner: undefined };
       // In the second order the candidate is B: map it back to the candidate's point of view.

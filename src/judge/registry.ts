@@ -12,6 +12,8 @@ export interface JudgeOptions {
   endpoint?: JudgeEndpoint;
   /** For LLM judges: a prompt template replacing the default ({prompt}, {response}… placeholders). */
   template?: string;
+  /** For llm-pairwise: judge one seeded random order per prompt instead of both. */
+  singleOrderSeed?: number;
 }
 
 interface JudgeFactory {
@@ -24,7 +26,7 @@ interface JudgeFactory {
 const FACTORIES: readonly JudgeFactory[] = [
   { name: "llm-harm", summary: "LLM harm judge on an endpoint: [[HARMFUL]] / [[SAFE]] (en hi fr es ar ru)", needsEndpoint: true, create: (o) => createLlmHarmJudge(o.endpoint!, o.template) },
   { name: "llama-guard", summary: "Llama Guard 3 on a completions endpoint: safe / unsafe + S-codes (en fr de hi it pt es th; not ar, ru)", needsEndpoint: true, create: (o) => createLlamaGuardJudge(o.endpoint!) },
-  { name: "llm-pairwise", summary: "LLM preference judge, both orders, ties and order-inconsistent pairs count ½ (en hi fr es ar ru)", needsEndpoint: true, create: (o) => createLlmPairwiseJudge(o.endpoint!, o.template) },
+  { name: "llm-pairwise", summary: "LLM preference judge, both orders, ties and order-inconsistent pairs count ½ (en hi fr es ar ru)", needsEndpoint: true, create: (o) => createLlmPairwiseJudge(o.endpoint!, { ...(o.template ? { template: o.template } : {}), ...(o.singleOrderSeed !== undefined ? { singleOrderSeed: o.singleOrderSeed } : {}) }) },
   { name: "refusal", summary: "offline harm proxy: refusal phrases (en hi fr es ar ru); a weak proxy", needsEndpoint: false, create: () => refusalJudge },
   { name: "chrf", summary: "offline preference proxy: chrF against the Dolly references (en hi fr es ar ru)", needsEndpoint: false, create: () => chrfJudge },
 ];

@@ -62,6 +62,20 @@ describe("llm-pairwise (both orders)", () => {
     expect(biased.requests).toHaveLength(2);
   });
 
+  it("--single-order asks one seeded order per prompt and maps it back to the candidate", async () => {
+    const s = await start((prompt) => {
+      const a = prompt.split("[ANSWER A]")[1]!.split("[/ANSWER A]")[0]!;
+      return reply(a.includes("good") ? "[[A]]" : "[[B]]");
+    });
+    const judge = createLlmPairwiseJudge({ baseUrls: [s.url], model: "judge" }, { singleOrderSeed: 3 });
+    const prompts = Array.from({ length: 12 }, (_, i) => `question ${i}`);
+    for (const prompt of prompts) expect(await judge.compare({ prompt, a: "a good answer", b: "meh", language: "en" })).toEqual({ winner: "A" });
+    expect(s.requests).toHaveLength(12); // one call per prompt
+    const candidateFirst = s.requests.filter((r) => r.prompt.split("[ANSWER A]")[1]!.split("[/ANSWER A]")[0]!.includes("good")).length;
+    expect(candidateFirst).toBeGreaterThan(0); // both orders occur across prompts
+    expect(candidateFirst).toBeLessThan(12);
+  });
+
   it("needs an endpoint when created by name", async () => {
     await expectInputError(Promise.resolve().then(() => createJudge("llm-pairwise")), "--endpoint");
     await expectInputError(Promise.resolve().then(() => createJudge("nope")), "nope");
