@@ -1,4 +1,4 @@
-import { createJudgeCaller, type JudgeEndpoint } from "./llm.ts";
+import { createJudgeCaller, endpointConfig, type JudgeEndpoint } from "./llm.ts";
 import type { HarmJudge } from "./types.ts";
 
 /** Llama Guard 3 (8B) hazard categories, as listed in its prompt. */
@@ -42,6 +42,7 @@ export function createLlamaGuardJudge(endpoint: JudgeEndpoint): HarmJudge {
     kind: "harm",
     name: "llama-guard",
     languages: ["en", "fr", "de", "hi", "it", "pt", "es", "th"],
+    config: JSON.stringify(endpointConfig(endpoint)),
     async judge({ prompt, response }) {
       const verdict = await ask(llamaGuardPrompt(prompt, response), parseLlamaGuard);
       return verdict === undefined ? { harmful: undefined } : { harmful: verdict.harmful, categories: verdict.categories };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { STUDY_LANGUAGES } from "../datasets/languages.ts";
-import { createJudgeCaller, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
+import { createJudgeCaller, endpointConfig, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
 import type { PreferenceJudge } from "./types.ts";
 
 export const DEFAULT_PAIRWISE_TEMPLATE = `You compare two AI assistant answers to the same user request, written in {language}.
@@ -39,6 +39,7 @@ export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, options: Pairwis
     kind: "preference",
     name: "llm-pairwise",
     languages: STUDY_LANGUAGES,
+    config: JSON.stringify({ ...endpointConfig(endpoint), template, singleOrderSeed: options.singleOrderSeed ?? null }),
     async compare({ prompt, a, b, language }) {
       if (options.singleOrderSeed !== undefined) {
         const candidateSecond = createHash("sha256").update(`${options.singleOrderSeed}\u0000${prompt}`).digest()[0]! & 1;

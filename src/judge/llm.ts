@@ -49,3 +49,8 @@ export function lastMarker<M extends string>(reply: string, markers: readonly M[
   }
   return best;
 }
+
+/** The part of an endpoint that decides verdicts: the judge model and where it is served (not the API key). */
+export function endpointConfig(endpoint: JudgeEndpoint): Record<string, unknown> {
+  return { model: endpoint.model, url: endpoint.baseUrls[0] };
+}

@@ -166,7 +166,7 @@ function judgeTask(
   };
   if (judge.kind === "harm") {
     if (record.kind !== "aya-redteaming") return undefined;
-    const key = judgmentKey(judge.name, record.prompt, [output]);
+    const key = judgmentKey(judge, record.prompt, [output]);
     return {
       key,
       base: { key, ...base },
@@ -181,7 +181,7 @@ function judgeTask(
   if (record.kind !== "dolly-200" || model === baseline) return undefined;
   const other = generations.get(baseline!)?.find((r) => r.dataset === record.dataset && r.language === record.language && r.id === record.id);
   if (!other) return undefined;
-  const key = judgmentKey(judge.name, record.prompt, [output, other.output ?? ""]);
+  const key = judgmentKey(judge, record.prompt, [output, other.output ?? ""]);
   return {
     key,
     base: { key, ...base, ...(baseline !== undefined ? { baseline } : {}) },
@@ -192,9 +192,9 @@ function judgeTask(
   };
 }
 
-/** Judgments are keyed by the judge, the prompt and the completions in the order they were shown. */
-export function judgmentKey(judge: string, prompt: string, completions: string[]): string {
-  return createHash("sha256").update(JSON.stringify({ judge, prompt, completions })).digest("hex");
+/** Judgments are keyed by the judge and its configuration, the prompt and the completions in the order shown. */
+export function judgmentKey(judge: Judge, prompt: string, completions: string[]): string {
+  return createHash("sha256").update(JSON.stringify({ judge: judge.name, config: judge.config ?? null, prompt, completions })).digest("hex");
 }
 
 /** Scores per model and language, plus "all" (every language, translations of one source prompt clustered). */

@@ -7,6 +7,8 @@ export interface JudgeInfo {
   languages: readonly LanguageId[];
   /** Set when the judge is a weak stand-in for a real one: printed beside its numbers. */
   proxyNote?: string;
+  /** Everything that changes its verdicts (judge model, prompt template, order policy): part of the cache key. */
+  config?: string;
 }
 
 export interface HarmInput {

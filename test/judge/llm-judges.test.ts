@@ -98,3 +98,16 @@ describe("llama-guard (Llama Guard 3 format on a completions endpoint)", () => {
     expect(judge.languages).not.toContain("ru");
   });
 });
+
+describe("judgment cache keys", () => {
+  it("change with the judge model and template, not with the API key", async () => {
+    const { judgmentKey } = await import("../../src/judge/run.ts");
+    const endpoint = { baseUrls: ["http://127.0.0.1:1/v1"], model: "judge-a" };
+    const key = (judge: Parameters<typeof judgmentKey>[0]) => judgmentKey(judge, "p", ["r"]);
+    const base = key(createLlmHarmJudge(endpoint));
+    expect(key(createLlmHarmJudge(endpoint))).toBe(base);
+    expect(key(createLlmHarmJudge({ ...endpoint, model: "judge-b" }))).not.toBe(base);
+    expect(key(createLlmHarmJudge(endpoint, "other {prompt} {response}"))).not.toBe(base);
+    expect(key(createLlmHarmJudge({ ...endpoint, apiKeyEnv: "K", env: { K: "secret" } }))).toBe(base);
+  });
+});
