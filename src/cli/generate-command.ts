@@ -5,7 +5,9 @@ import { loadDataset } from "../datasets/index.ts";
 import type { Sample } from "../datasets/types.ts";
 import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
 import { generate, type BackendSpec } from "../generate/index.ts";
+import { DEFAULT_RETRY } from "../generate/retry.ts";
 import type { Command } from "./command.ts";
+import { intFlag } from "./flags.ts";
 import { createProgress } from "./progress.ts";
 
 const HELP = `Usage: mergeval generate MODEL --dataset FILE [--dataset FILE …] --out RUN_DIR [options]
@@ -82,7 +84,7 @@ export const generateCommand: Command = {
     if (!values.dataset?.length) throw new InputError("give at least one --dataset FILE");
     if (!values.out) throw new InputError("--out RUN_DIR is required");
     const languages = values.languages?.split(",").map((l) => l.trim()).filter(Boolean);
-    const limit = values.limit === undefined ? undefined : integer(values.limit, "--limit", 1);
+    const limit = intFlag(values.limit, "--limit", 1);
 
     const samples: Sample[] = [];
     for (const file of values.dataset) {
@@ -95,9 +97,9 @@ export const generateCommand: Command = {
     const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
     if (!(temperature >= 0)) throw new InputError(`--temperature: "${values.temperature}" is not a number ≥ 0`);
     const decoding = {
-      maxTokens: values["max-tokens"] === undefined ? 256 : integer(values["max-tokens"], "--max-tokens", 1),
+      maxTokens: intFlag(values["max-tokens"], "--max-tokens", 1) ?? 256,
       temperature,
-      ...(values.seed !== undefined ? { seed: integer(values.seed, "--seed", 0) } : {}),
+      ...(values.seed !== undefined ? { seed: intFlag(values.seed, "--seed", 0)! } : {}),
     };
     const controller = new AbortController();
     setMaxListeners(0, controller.signal); // every request in flight listens for the interrupt
@@ -111,9 +113,9 @@ export const generateCommand: Command = {
         backend,
         samples,
         decoding,
-        concurrency: values.concurrency === undefined ? undefined : integer(values.concurrency, "--concurrency", 1),
-        timeoutMs: values.timeout === undefined ? undefined : integer(values.timeout, "--timeout", 1) * 1000,
-        retry: values.retries === undefined ? undefined : { retries: integer(values.retries, "--retries", 0), baseDelayMs: 500, maxDelayMs: 30_000 },
+        concurrency: intFlag(values.concurrency, "--concurrency", 1),
+        timeoutMs: values.timeout === undefined ? undefined : intFlag(values.timeout, "--timeout", 1)! * 1000,
+        retry: values.retries === undefined ? undefined : { ...DEFAULT_RETRY, retries: intFlag(values.retries, "--retries", 0)! },
         system: values.system,
         signal: controller.signal,
         onStart: ({ total, repairedBytes, file }) => {
@@ -165,10 +167,4 @@ function firstPerLanguage(samples: Sample[], limit: number): Sample[] {
     counts.set(s.language, n + 1);
     return n < limit;
   });
-}
-
-function integer(text: string, flag: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: "${text}" is not an integer ≥ ${min}`);
-  return n;
 }

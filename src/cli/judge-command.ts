@@ -5,6 +5,7 @@ import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
 import { runJudge, type LanguageScore } from "../judge/run.ts";
 import type { Interval } from "../score/bootstrap.ts";
 import type { Command } from "./command.ts";
+import { intFlag } from "./flags.ts";
 
 const HELP = `Usage: mergeval judge RUN_DIR --judge NAME [--baseline MODEL] [options]
 
@@ -59,12 +60,6 @@ export const judgeCommand: Command = {
       return 0;
     }
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
-    const count = (text: string | undefined, flag: string, min: number) => {
-      if (text === undefined) return undefined;
-      const n = Number(text);
-      if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: "${text}" is not an integer ≥ ${min}`);
-      return n;
-    };
     if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
     if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");
     const template = values.template
@@ -75,15 +70,15 @@ export const judgeCommand: Command = {
     const judge = createJudge(values.judge, {
       ...(values.endpoint?.length ? { endpoint: { baseUrls: values.endpoint, model: values.model!, ...(values["api-key-env"] ? { apiKeyEnv: values["api-key-env"] } : {}) } } : {}),
       ...(template ? { template } : {}),
-      ...(values["single-order"] ? { singleOrderSeed: count(values.seed, "--seed", 0) ?? 0 } : {}),
+      ...(values["single-order"] ? { singleOrderSeed: intFlag(values.seed, "--seed", 0) ?? 0 } : {}),
     });
     const summary = await runJudge({
       runDir: positionals[0]!,
       judge,
       baseline: values.baseline,
       mix: values.mix,
-      concurrency: count(values.concurrency, "--concurrency", 1),
-      seed: count(values.seed, "--seed", 0),
+      concurrency: intFlag(values.concurrency, "--concurrency", 1),
+      seed: intFlag(values.seed, "--seed", 0),
     });
     const what = judge.kind === "harm" ? "harmful rate" : `win rate vs ${values.baseline} (ties ½)`;
     io.out(`${judge.name}: ${summary.judged} judged, ${summary.cached} cached → ${summary.file}`);

@@ -4,6 +4,7 @@ import { runMerge } from "../merge/index.ts";
 import { createProgress } from "./progress.ts";
 import { parseByteSize } from "./size.ts";
 import type { Command } from "./command.ts";
+import { intFlag } from "./flags.ts";
 
 export const MERGE_HELP = `Usage: mergeval merge CONFIG.yml OUT_DIR [options]
 
@@ -49,12 +50,8 @@ export const mergeCommand: Command = {
     }
     if (positionals.length !== 2) throw new InputError(`merge takes CONFIG.yml and OUT_DIR (got ${positionals.length} arguments)\n\n${MERGE_HELP}`);
     const [configFile, outDir] = positionals as [string, string];
-    const seed = values.seed === undefined ? 0 : Number(values.seed);
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new InputError(`--seed: "${values.seed}" is not a non-negative integer`);
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
-      throw new InputError(`--threads: "${values.threads}" is not a positive integer`);
-    }
+    const seed = intFlag(values.seed, "--seed", 0) ?? 0;
+    const threads = intFlag(values.threads, "--threads", 1);
     const outShardSize = values["out-shard-size"] ? parseByteSize(values["out-shard-size"], "--out-shard-size") : undefined;
     const progress = createProgress({ quiet: values.quiet, unit: "bytes" });
     const started = Date.now();

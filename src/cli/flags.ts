@@ -1,0 +1,9 @@
+import { InputError } from "../errors.ts";
+
+/** An integer flag value ≥ `min`, or undefined when the flag was not given. */
+export function intFlag(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: "${text}" is not an integer ≥ ${min}`);
+  return n;
+}
