@@ -1,25 +1,35 @@
+import { idText, optional, text } from "./fields.ts";
 import { toLanguageId } from "./languages.ts";
+import type { DatasetSchema } from "./registry.ts";
 import type { Row } from "./rows.ts";
 import type { Sample } from "./types.ts";
 
 /**
- * Multilingual Dolly-200 (Aya Evaluation Suite `dolly_machine_translated` / `dolly_human_edited`):
- * `id`, `inputs`, `targets`, `language` (ISO 639-3), `script`, `source_id` (shared across translations).
+ * Multilingual Dolly-200 (Aya Evaluation Suite `dolly_machine_translated` / `dolly_human_edited`): `id`, `inputs`
+ * (the prompt), `targets` (the reference answer), `language` (ISO 639-3), `script`, `source_id` (the original Dolly
+ * id, shared by the translations of one prompt).
  */
 export function dollySample(row: Row, line: number, dataset: string): Sample | string {
-  const prompt = row.inputs;
-  if (typeof prompt !== "string" || prompt.trim() === "") return "missing inputs (the prompt)";
+  const prompt = text(row.inputs);
+  if (prompt === undefined) return 'missing or empty "inputs" (the prompt)';
   const language = toLanguageId(row.language);
-  if (!language) return `unknown language ${JSON.stringify(row.language)}`;
+  if (!language) return row.language === undefined ? 'missing "language"' : `unknown language ${JSON.stringify(row.language)}`;
   const { inputs: _i, targets, language: _l, id, source_id: sourceId, ...rest } = row;
   return {
     dataset,
     kind: "dolly-200",
-    id: id === undefined || id === null || id === "" ? String(line) : String(id),
-    ...(sourceId !== undefined && sourceId !== null && sourceId !== "" ? { sourceId: String(sourceId) } : {}),
+    id: idText(id) ?? String(line),
+    ...optional("sourceId", idText(sourceId)),
     language,
     prompt,
-    ...(typeof targets === "string" && targets !== "" ? { reference: targets } : {}),
+    ...optional("reference", text(targets)),
     meta: rest,
   };
 }
+
+export const dolly200: DatasetSchema = {
+  kind: "dolly-200",
+  languageField: "language",
+  looksLike: (row) => "inputs" in row,
+  parse: dollySample,
+};

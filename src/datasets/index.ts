@@ -1,56 +1,68 @@
 import { basename, extname } from "node:path";
 import { InputError } from "../errors.ts";
-import { ayaRedteamingSample } from "./aya-redteaming.ts";
-import { dollySample } from "./dolly.ts";
 import { toLanguageId } from "./languages.ts";
-import { readRows, type Row } from "./rows.ts";
+import { readRows } from "./read.ts";
+import { detectSchema, SCHEMAS } from "./registry.ts";
+import type { RawRows } from "./rows.ts";
 import type { DatasetKind, LanguageId, LoadedDataset, RowProblem, Sample } from "./types.ts";
 
 export { STUDY_LANGUAGES, languageName, toLanguageId } from "./languages.ts";
-export type { DatasetKind, LoadedDataset, RowProblem, Sample } from "./types.ts";
-
-/** One parser per dataset schema; a new set is one file and one line here. */
-const PARSERS: Record<DatasetKind, { parse: (row: Row, line: number, dataset: string) => Sample | string; looksLike: (row: Row) => boolean }> = {
-  "aya-redteaming": { parse: ayaRedteamingSample, looksLike: (row) => "prompt" in row && ("harm_category" in row || "global_or_local" in row) },
-  "dolly-200": { parse: dollySample, looksLike: (row) => "inputs" in row },
-};
+export type { DatasetKind, LanguageId, LoadedDataset, RowProblem, Sample } from "./types.ts";
 
 export interface LoadOptions {
+  /** The schema; inferred from the first row's fields when not given. */
   kind?: DatasetKind;
-  /** Keep only these languages (any spelling toLanguageId accepts). */
+  /** Keep only these languages (any spelling toLanguageId accepts: "ar", "arb", "Arabic"). */
   languages?: readonly string[];
-  /** Make the first bad row fatal. */
+  /** Make the first bad row fatal (an InputError naming file and line). */
   strict?: boolean;
   /** Dataset name in samples (default: the file name without extension). */
   name?: string;
 }
 
-/** Loads an Aya Red-teaming or Dolly-200 file (JSONL, CSV, Parquet); bad rows are reported with file and line. */
+/**
+ * Loads an Aya Red-teaming or Dolly-200 file (JSONL, CSV, Parquet). Bad rows are skipped and returned as problems
+ * with file and line. InputError: missing or unreadable file, unknown format or schema, no rows, an unknown
+ * language in `languages`, or (strict) the first bad row.
+ */
 export async function loadDataset(file: string, options: LoadOptions = {}): Promise<LoadedDataset> {
-  const { rows, problems } = await readRows(file);
-  const kind = options.kind ?? detectKind(file, rows.map((r) => r.row));
-  const { parse } = PARSERS[kind];
-  const name = options.name ?? basename(file, extname(file));
-  const wanted = options.languages && new Set(options.languages.map((l) => toLanguageId(l) ?? unknownLanguage(l)));
-  const samples: Sample[] = [];
-  const all: RowProblem[] = [...problems];
-  for (const { line, row } of rows) {
-    const sample = parse(row, line, name);
-    if (typeof sample === "string") all.push({ file, line, message: sample });
-    else if (!wanted || wanted.has(sample.language)) samples.push(sample);
+  if (options.languages) languageFilter(options.languages); // a bad filter fails before any reading
+  return toSamples(file, await readRows(file), options);
+}
+
+/** Applies the schema to raw rows: the pure half of loadDataset (`file` only names the rows in messages). */
+export function toSamples(file: string, raw: RawRows, options: LoadOptions = {}): LoadedDataset {
+  const wanted = options.languages && languageFilter(options.languages);
+  const first = raw.rows[0]?.row;
+  if (!first && raw.problems.length === 0) throw new InputError(`${file}: no rows`);
+  const schema = options.kind ? SCHEMAS[options.kind] : first && detectSchema(first);
+  if (first && !schema) {
+    throw new InputError(`${file}: neither the Aya Red-teaming schema (prompt, language, harm_category…) nor Dolly-200 (inputs, targets, language…)`);
   }
-  all.sort((a, b) => a.line - b.line);
-  if (options.strict && all.length > 0) throw new InputError(`${all[0]!.file}:${all[0]!.line}: ${all[0]!.message}`);
-  return { samples, problems: all };
+  const name = options.name ?? basename(file, extname(file));
+  const samples: Sample[] = [];
+  const problems: RowProblem[] = [...raw.problems];
+  if (schema) {
+    for (const { line, row } of raw.rows) {
+      const language = toLanguageId(row[schema.languageField]);
+      if (wanted && language && !wanted.has(language)) continue; // another language: not even checked
+      const sample = schema.parse(row, line, name);
+      if (typeof sample === "string") problems.push({ file, line, message: sample });
+      else samples.push(sample);
+    }
+  }
+  problems.sort((a, b) => a.line - b.line);
+  const firstProblem = problems[0];
+  if (options.strict && firstProblem) throw new InputError(`${firstProblem.file}:${firstProblem.line}: ${firstProblem.message}`);
+  return { samples, problems };
 }
 
-function detectKind(file: string, rows: Row[]): DatasetKind {
-  const first = rows[0];
-  const kind = first && (Object.keys(PARSERS) as DatasetKind[]).find((k) => PARSERS[k].looksLike(first));
-  if (!kind) throw new InputError(`${file}: neither the Aya Red-teaming schema (prompt, harm_category…) nor Dolly-200 (inputs, targets…)`);
-  return kind;
-}
-
-function unknownLanguage(value: string): LanguageId {
-  throw new InputError(`unknown language "${value}"`);
+function languageFilter(languages: readonly string[]): Set<LanguageId> {
+  return new Set(
+    languages.map((l) => {
+      const id = toLanguageId(l);
+      if (!id) throw new InputError(`unknown language "${l}" in the language filter (use a code or name such as en, hin, Arabic)`);
+      return id;
+    }),
+  );
 }

@@ -4,49 +4,162 @@ import type { LanguageId } from "./types.ts";
 export const STUDY_LANGUAGES: readonly LanguageId[] = ["en", "hi", "fr", "es", "ar", "ru"];
 
 /**
- * Every spelling the two sets use for a language, in one place: English names (Aya Red-teaming `language`),
- * lowercase split names (lm-eval), ISO 639-3 codes (Aya file names, Dolly `language`), ISO 639-1 ids.
+ * [id, English name, other codes, other names]: every spelling the two sets use, in one place. The id is ISO 639-1
+ * where one exists, else the ISO 639-3 code. Other codes are ISO 639-3/639-2 (Aya file names `aya_arb.jsonl`, Dolly
+ * `language`, NLLB `arb_Arab` without the script); names cover Aya Red-teaming's `language` ("English") and the
+ * lowercase split names ("filipino"). A macrolanguage and its standard variety share an id (ara, arb → ar); other
+ * varieties keep their own code (ary Moroccan Arabic), so a filter on "ar" means Modern Standard Arabic.
+ * Rows: the study's languages, the rest of Aya Red-teaming, then the Aya Evaluation Suite's Dolly languages.
  */
-const LANGUAGES: readonly { id: LanguageId; name: string; aliases: readonly string[] }[] = [
-  { id: "en", name: "English", aliases: ["eng"] },
-  { id: "hi", name: "Hindi", aliases: ["hin"] },
-  { id: "fr", name: "French", aliases: ["fra", "fre"] },
-  { id: "es", name: "Spanish", aliases: ["spa"] },
-  { id: "ar", name: "Arabic", aliases: ["ara", "arb", "standard arabic"] },
-  { id: "ru", name: "Russian", aliases: ["rus"] },
-  { id: "sr", name: "Serbian", aliases: ["srp"] },
-  { id: "tl", name: "Tagalog", aliases: ["tgl", "fil", "filipino"] },
-  { id: "de", name: "German", aliases: ["deu", "ger"] },
-  { id: "it", name: "Italian", aliases: ["ita"] },
-  { id: "pt", name: "Portuguese", aliases: ["por"] },
-  { id: "zh", name: "Chinese", aliases: ["zho", "chi", "cmn"] },
-  { id: "ja", name: "Japanese", aliases: ["jpn"] },
-  { id: "ko", name: "Korean", aliases: ["kor"] },
-  { id: "tr", name: "Turkish", aliases: ["tur"] },
-  { id: "id", name: "Indonesian", aliases: ["ind"] },
-  { id: "vi", name: "Vietnamese", aliases: ["vie"] },
-  { id: "fa", name: "Persian", aliases: ["fas", "pes", "per"] },
-  { id: "he", name: "Hebrew", aliases: ["heb"] },
-  { id: "uk", name: "Ukrainian", aliases: ["ukr"] },
-  { id: "pl", name: "Polish", aliases: ["pol"] },
-  { id: "nl", name: "Dutch", aliases: ["nld", "dut"] },
-  { id: "sw", name: "Swahili", aliases: ["swa", "swh"] },
-  { id: "bn", name: "Bengali", aliases: ["ben"] },
-  { id: "ur", name: "Urdu", aliases: ["urd"] },
-  { id: "te", name: "Telugu", aliases: ["tel"] },
+type Entry = readonly [id: LanguageId, name: string, codes: string, names?: string];
+const TABLE: readonly Entry[] = [
+  ["en", "English", "eng"],
+  ["hi", "Hindi", "hin"],
+  ["fr", "French", "fra fre"],
+  ["es", "Spanish", "spa", "Castilian"],
+  ["ar", "Arabic", "ara arb", "Standard Arabic; Modern Standard Arabic"],
+  ["ru", "Russian", "rus"],
+  ["sr", "Serbian", "srp"],
+  ["tl", "Tagalog", "tgl fil", "Filipino"],
+  ["af", "Afrikaans", "afr"],
+  ["sq", "Albanian", "sqi alb als"],
+  ["am", "Amharic", "amh"],
+  ["acm", "Mesopotamian Arabic", "", "Iraqi Arabic"],
+  ["acq", "Ta'izzi-Adeni Arabic", ""],
+  ["aeb", "Tunisian Arabic", ""],
+  ["ajp", "South Levantine Arabic", ""],
+  ["apc", "North Levantine Arabic", ""],
+  ["ars", "Najdi Arabic", ""],
+  ["ary", "Moroccan Arabic", ""],
+  ["arz", "Egyptian Arabic", ""],
+  ["az", "Azerbaijani", "aze azj", "North Azerbaijani"],
+  ["azb", "South Azerbaijani", ""],
+  ["be", "Belarusian", "bel"],
+  ["bn", "Bengali", "ben", "Bangla"],
+  ["bg", "Bulgarian", "bul"],
+  ["ca", "Catalan", "cat"],
+  ["ceb", "Cebuano", ""],
+  ["cs", "Czech", "ces cze"],
+  ["ku", "Kurdish", "kur kmr", "Northern Kurdish; Kurmanji"],
+  ["ckb", "Central Kurdish", "", "Sorani"],
+  ["cy", "Welsh", "cym wel"],
+  ["da", "Danish", "dan"],
+  ["de", "German", "deu ger"],
+  ["el", "Greek", "ell gre"],
+  ["eo", "Esperanto", "epo"],
+  ["et", "Estonian", "est ekk"],
+  ["eu", "Basque", "eus baq"],
+  ["fi", "Finnish", "fin"],
+  ["gd", "Scottish Gaelic", "gla", "Gaelic"],
+  ["ga", "Irish", "gle"],
+  ["gl", "Galician", "glg"],
+  ["gu", "Gujarati", "guj"],
+  ["ht", "Haitian Creole", "hat", "Haitian"],
+  ["ha", "Hausa", "hau"],
+  ["he", "Hebrew", "heb"],
+  ["hu", "Hungarian", "hun"],
+  ["hy", "Armenian", "hye arm"],
+  ["ig", "Igbo", "ibo"],
+  ["id", "Indonesian", "ind"],
+  ["is", "Icelandic", "isl ice"],
+  ["it", "Italian", "ita"],
+  ["jv", "Javanese", "jav"],
+  ["ja", "Japanese", "jpn"],
+  ["kn", "Kannada", "kan"],
+  ["ka", "Georgian", "kat geo"],
+  ["kk", "Kazakh", "kaz"],
+  ["mn", "Mongolian", "mon khk"],
+  ["km", "Khmer", "khm"],
+  ["ky", "Kyrgyz", "kir", "Kirghiz"],
+  ["ko", "Korean", "kor"],
+  ["lo", "Lao", "lao"],
+  ["lt", "Lithuanian", "lit"],
+  ["lb", "Luxembourgish", "ltz"],
+  ["lv", "Latvian", "lav lvs"],
+  ["ml", "Malayalam", "mal"],
+  ["mr", "Marathi", "mar"],
+  ["mk", "Macedonian", "mkd mac"],
+  ["mt", "Maltese", "mlt"],
+  ["mi", "Maori", "mri mao", "Māori"],
+  ["my", "Burmese", "mya bur", "Myanmar"],
+  ["nl", "Dutch", "nld dut", "Flemish"],
+  ["no", "Norwegian", "nor"],
+  ["nb", "Norwegian Bokmål", "nob", "Bokmål"],
+  ["nn", "Norwegian Nynorsk", "nno", "Nynorsk"],
+  ["ne", "Nepali", "nep npi"],
+  ["st", "Southern Sotho", "sot", "Sesotho"],
+  ["ps", "Pashto", "pus pbt pbu"],
+  ["fa", "Persian", "fas per pes", "Farsi; Western Persian"],
+  ["mg", "Malagasy", "mlg plt"],
+  ["pl", "Polish", "pol"],
+  ["pt", "Portuguese", "por"],
+  ["ro", "Romanian", "ron rum", "Moldavian"],
+  ["si", "Sinhala", "sin", "Sinhalese"],
+  ["sk", "Slovak", "slk slo"],
+  ["sl", "Slovenian", "slv", "Slovene"],
+  ["sm", "Samoan", "smo"],
+  ["sn", "Shona", "sna"],
+  ["sd", "Sindhi", "snd"],
+  ["so", "Somali", "som"],
+  ["su", "Sundanese", "sun"],
+  ["sv", "Swedish", "swe"],
+  ["sw", "Swahili", "swa swh"],
+  ["ta", "Tamil", "tam"],
+  ["te", "Telugu", "tel"],
+  ["tg", "Tajik", "tgk"],
+  ["th", "Thai", "tha"],
+  ["tr", "Turkish", "tur"],
+  ["uk", "Ukrainian", "ukr"],
+  ["ur", "Urdu", "urd"],
+  ["uz", "Uzbek", "uzb uzn", "Northern Uzbek"],
+  ["vi", "Vietnamese", "vie"],
+  ["xh", "Xhosa", "xho"],
+  ["yi", "Yiddish", "yid ydd", "Eastern Yiddish"],
+  ["yo", "Yoruba", "yor", "Yorùbá"],
+  ["zh", "Chinese", "zho chi cmn", "Mandarin"],
+  ["ms", "Malay", "msa may zsm zlm", "Standard Malay"],
+  ["zu", "Zulu", "zul"],
+  ["ace", "Acehnese", "", "Achinese"],
+  ["bjn", "Banjar", ""],
+  ["ks", "Kashmiri", "kas"],
+  ["kr", "Kanuri", "kau knc", "Central Kanuri"],
+  ["min", "Minangkabau", ""],
+  ["mni", "Manipuri", "", "Meitei"],
+  ["taq", "Tamasheq", ""],
+  ["nso", "Northern Sotho", "", "Sepedi; Pedi"],
+  ["hr", "Croatian", "hrv"],
+  ["bs", "Bosnian", "bos"],
+  ["pa", "Punjabi", "pan", "Panjabi"],
 ];
 
-const BY_SPELLING = new Map<string, LanguageId>(
-  LANGUAGES.flatMap(({ id, name, aliases }) => [id, name.toLowerCase(), ...aliases].map((s) => [s, id] as [string, LanguageId])),
-);
+const normalise = (s: string) => s.normalize("NFC").trim().toLowerCase().replace(/\s+/g, " ");
 
-/** "English", "english", "eng", "en", "arb_Arab" → a LanguageId; undefined when unknown. */
-export function toLanguageId(value: unknown): LanguageId | undefined {
-  if (typeof value !== "string") return undefined;
-  const spelling = value.trim().toLowerCase().replace(/[_-][a-z]{4}$/, ""); // drop a script suffix (arb_Arab)
-  return BY_SPELLING.get(spelling);
+const BY_SPELLING = new Map<string, LanguageId>();
+const NAMES = new Map<LanguageId, string>();
+for (const [id, name, codes, names = ""] of TABLE) {
+  NAMES.set(id, name);
+  const spellings = [id, name, ...codes.split(" "), ...names.split(";")].map(normalise).filter(Boolean);
+  for (const s of spellings) {
+    if (BY_SPELLING.has(s) && BY_SPELLING.get(s) !== id) throw new Error(`language table: "${s}" is ambiguous`);
+    BY_SPELLING.set(s, id);
+  }
 }
 
+/**
+ * Any spelling of a language → its LanguageId, or undefined when unknown: "English", "english", "en", "eng",
+ * "arb", "arb_Arab" (NLLB, with script), "en-US" (with region), "Chinese (Simplified)".
+ */
+export function toLanguageId(value: unknown): LanguageId | undefined {
+  if (typeof value !== "string") return undefined;
+  const spelling = normalise(value);
+  const exact = BY_SPELLING.get(spelling) ?? BY_SPELLING.get(spelling.replace(/\s*\(.*\)$/, ""));
+  if (exact) return exact;
+  // A code followed by a script or region subtag: arb_Arab, zho_Hant, en-US, pt_BR.
+  const tagged = /^([a-z]{2,3})[-_][a-z0-9]{2,4}(?:[-_][a-z0-9]{2,4})?$/.exec(spelling);
+  return tagged ? BY_SPELLING.get(tagged[1]!) : undefined;
+}
+
+/** The English name of a language id ("ar" → "Arabic"); the id itself when unknown. */
 export function languageName(id: LanguageId): string {
-  return LANGUAGES.find((l) => l.id === id)?.name ?? id;
+  return NAMES.get(id) ?? id;
 }
