@@ -37,7 +37,7 @@ Options:
   --max-tokens N           default 256
   --temperature T          default 0 (greedy)
   --seed N                 sampling seed (with --temperature > 0)
-  --concurrency N          requests in flight (default 16; halves on HTTP 429 and grows back)
+  --concurrency N          requests in flight (default 16 for endpoints, 1 for --onnx; halves on HTTP 429)
   --timeout SECONDS        per request (default 120)
   --retries N              per request, with exponential backoff honouring Retry-After (default 5)
   --strict                 a bad dataset row is fatal (default: reported and skipped)

@@ -44,7 +44,9 @@ export async function generate(options: GenerateOptions): Promise<RunSummary & {
         decoding: options.decoding,
         store: opened.store,
         done: opened.done,
-        concurrency: options.concurrency ?? 16,
+        // A local model runs one generation at a time: more in flight would only wait in its queue and count that
+        // wait against the request timeout.
+        concurrency: options.concurrency ?? (options.backend.kind === "onnx" ? 1 : 16),
         timeoutMs: options.timeoutMs ?? 120_000,
         retry: options.retry ?? DEFAULT_RETRY,
         system: options.system,
