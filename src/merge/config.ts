@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
+import { parseYamlConfig } from "../util/yaml-config.ts";
 
 /** The mergekit YAML schema, read as-is (the subset mergeval runs; other keys fail with a clear message). */
 
@@ -57,24 +57,7 @@ export async function loadMergeConfig(file: string): Promise<LoadedConfig> {
 
 /** Parses and validates a mergekit YAML; errors name the file, the line and the key. */
 export function parseMergeConfig(text: string, file: string): MergeConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const line = yamlError.linePos?.[0]?.line;
-    throw new InputError(`${file}${line ? `:${line}` : ""}: invalid YAML (${yamlError.message.split("\n")[0]})`);
-  }
-  const result = mergeConfigSchema.safeParse(doc.toJS());
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    const line = node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
-    const key = path.length ? path.join(".") : "(top level)";
-    const detail = issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : issue.message;
-    throw new InputError(`${file}${line ? `:${line}` : ""}: ${key}: ${detail}`);
-  }
-  const config = result.data;
+  const config = parseYamlConfig(mergeConfigSchema, text, file);
   const unsupported = (what: string) => new InputError(`${file}: ${what}`);
   if (Boolean(config.models) === Boolean(config.slices)) throw unsupported("give exactly one of `models` or `slices`");
   if (config.modules !== undefined) throw unsupported("`modules` (multi-module VLM merges) is not supported yet");
