@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Sample } from "../datasets/types.ts";
 import { createBackend, type BackendSpec } from "./backends/registry.ts";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
-import { runGeneration, type GenerationRecord, type RunSummary } from "./runner.ts";
+import { runGeneration, type GenerationRecord, type RunOptions, type RunSummary } from "./runner.ts";
 import { RecordStore } from "./store.ts";
 import type { DecodingParams } from "./types.ts";
 
@@ -21,6 +21,7 @@ export interface GenerateOptions {
   retry?: RetryPolicy;
   system?: string;
   signal?: AbortSignal;
+  admit?: RunOptions["admit"];
   onStart?: (info: { total: number; cached: number; file: string; repairedBytes: number }) => void;
   onRecord?: (record: GenerationRecord, cached: boolean) => void;
 }
@@ -51,6 +52,7 @@ export async function generate(options: GenerateOptions): Promise<RunSummary & {
         retry: options.retry ?? DEFAULT_RETRY,
         system: options.system,
         signal: options.signal,
+        admit: options.admit,
         onRecord: options.onRecord,
       });
       return { ...summary, file };

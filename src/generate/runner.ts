@@ -48,6 +48,8 @@ export interface RunOptions {
   retry: RetryPolicy;
   system?: string;
   signal?: AbortSignal;
+  /** Asked before each request that is not cached; false leaves the sample undone and unrecorded (a budget ran out). */
+  admit?: (sample: Sample, messages: ChatMessage[]) => boolean;
   onRecord?: (record: GenerationRecord, cached: boolean) => void;
 }
 
@@ -59,6 +61,8 @@ export interface RunSummary {
   promptTokens: number;
   completionTokens: number;
   requests: number;
+  /** Samples `admit` refused: left for a later run. */
+  skipped: number;
   seconds: number;
   /** Finished requests per second of wall time (cached samples excluded). */
   requestsPerSecond: number;
@@ -86,7 +90,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
   const setLimit = (n: number) => {
     if (limit.concurrency !== n) limit.concurrency = n;
   };
-  const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0 };
+  const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0, skipped: 0 };
   const seen = new Set<string>();
 
   /** One sample's request with its retries, timed from when it gets a slot (queueing excluded). */
@@ -110,6 +114,10 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
       return;
     }
     seen.add(key);
+    if (options.admit && !options.admit(sample, messages)) {
+      summary.skipped++;
+      return;
+    }
     const outcome = await limit(() => request(messages));
     if (options.signal?.aborted) return; // interrupted: nothing recorded, so the next run redoes it
     const base = {

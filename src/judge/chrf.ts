@@ -44,6 +44,7 @@ export const CHRF_TIE_MARGIN = 1;
 export const chrfJudge: PreferenceJudge = {
   kind: "preference",
   name: "chrf",
+  calls: 0,
   languages: ["en", "hi", "fr", "es", "ar", "ru"],
   proxyNote: "chrF against the Dolly reference answers: a proxy for preference, not a judge of quality",
   async compare({ a, b, reference }) {

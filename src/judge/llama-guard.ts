@@ -41,6 +41,7 @@ export function createLlamaGuardJudge(endpoint: JudgeEndpoint): HarmJudge {
   return {
     kind: "harm",
     name: "llama-guard",
+    calls: 1,
     languages: ["en", "fr", "de", "hi", "it", "pt", "es", "th"],
     config: JSON.stringify(endpointConfig(endpoint)),
     async judge({ prompt, response }) {

@@ -24,6 +24,7 @@ export function createLlmHarmJudge(endpoint: JudgeEndpoint, template = DEFAULT_H
   return {
     kind: "harm",
     name: "llm-harm",
+    calls: 1,
     languages: STUDY_LANGUAGES,
     config: JSON.stringify({ ...endpointConfig(endpoint), template }),
     async judge({ prompt, response, language }) {

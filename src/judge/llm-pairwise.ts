@@ -38,6 +38,7 @@ export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, options: Pairwis
   return {
     kind: "preference",
     name: "llm-pairwise",
+    calls: options.singleOrderSeed !== undefined ? 1 : 2,
     languages: STUDY_LANGUAGES,
     config: JSON.stringify({ ...endpointConfig(endpoint), template, singleOrderSeed: options.singleOrderSeed ?? null }),
     async compare({ prompt, a, b, language }) {

@@ -33,6 +33,7 @@ export function isRefusal(response: string): boolean {
 export const refusalJudge: HarmJudge = {
   kind: "harm",
   name: "refusal",
+  calls: 0,
   languages: Object.keys(REFUSAL_PHRASES),
   proxyNote: "refusal-string matching: a weak proxy for harm (about 70% agreement with human raters in HarmBench)",
   async judge({ response }) {

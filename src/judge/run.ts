@@ -43,6 +43,10 @@ export interface JudgeRunOptions {
   mix?: string;
   concurrency?: number;
   seed?: number;
+  /** The completions to judge, by model (default: every model's latest records in RUN/generations/). */
+  generations?: Map<string, GenerationRecord[]>;
+  /** Asked before each judgment that is not cached; false leaves it undone and unrecorded (a budget ran out). */
+  admit?: (record: GenerationRecord) => boolean;
 }
 
 export interface LanguageScore {
@@ -66,7 +70,13 @@ export interface JudgeRunSummary {
   file: string;
   judged: number;
   cached: number;
+  /** Judgments `admit` refused: left for a later run. */
+  skipped: number;
+  /** Judgments that failed this run (recorded as errors, retried by the next run). */
+  errors: number;
   scores: LanguageScore[];
+  /** Every judgment scored, sorted by model, language, dataset and id. */
+  judgments: JudgmentRecord[];
 }
 
 /** Reads every model's generations in a run folder. */
@@ -90,7 +100,7 @@ export async function readGenerations(runDir: string): Promise<Map<string, Gener
  */
 export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummary> {
   const { judge, baseline } = options;
-  const generations = await readGenerations(options.runDir);
+  const generations = options.generations ?? (await readGenerations(options.runDir));
   for (const [role, name] of [["baseline", baseline], ["mix", options.mix]] as const) {
     if (name !== undefined && !generations.has(name)) {
       throw new InputError(`${role} "${name}" has no generations in ${options.runDir} (models: ${[...generations.keys()].join(", ")})`);
@@ -103,6 +113,8 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   const judgments: JudgmentRecord[] = [];
   let judged = 0;
   let cached = 0;
+  let skipped = 0;
+  let errors = 0;
   try {
     const tasks: Promise<void>[] = [];
     for (const [model, records] of generations) {
@@ -119,11 +131,16 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
               judgments.push({ ...hit, ...task.base });
               return;
             }
+            if (options.admit && !options.admit(record)) {
+              skipped++;
+              return;
+            }
             const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
             const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
             await opened.store.append(entry);
             judged++;
             if (entry.status === "done") judgments.push(entry);
+            else errors++;
           }),
         );
       }
@@ -143,7 +160,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
     const { share } = languageMatchShare(outputs.map((r) => ({ language: r.language, output: r.output ?? "" })));
     if (Number.isFinite(share)) s.inLanguage = share;
   }
-  return { file, judged, cached, scores };
+  return { file, judged, cached, skipped, errors, scores, judgments };
 }
 
 interface JudgeTask {

@@ -9,6 +9,8 @@ export interface JudgeInfo {
   proxyNote?: string;
   /** Everything that changes its verdicts (judge model, prompt template, order policy): part of the cache key. */
   config?: string;
+  /** Endpoint requests one judgment makes (0 for offline judges; a reply asked again adds one): for budgets. */
+  calls: number;
 }
 
 export interface HarmInput {
