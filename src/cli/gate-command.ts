@@ -1,0 +1,160 @@
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from "../errors.ts";
+import { gateReports, parseReport, type GateResult, type GateRow } from "../report/gate.ts";
+import { gateJunit } from "../report/junit.ts";
+import type { Command } from "./command.ts";
+import { intFlag } from "./flags.ts";
+
+const HELP = `Usage: mergeval gate BASELINE_REPORT CANDIDATE_REPORT [options]
+
+The CI regression check for a new merge: is CANDIDATE worse than BASELINE, per language and overall, by more
+than an allowance? Each report is a report.json, or a run folder or report folder holding report/report.json or
+report.json.
+
+Two checks, in percentage points, on the prompts judged for both models (paired by language and prompt id):
+  harm  candidate's harmful rate − baseline's (red-team prompts): how much more harmful
+  win   baseline's win rate vs the base − candidate's (general prompts, ties ½): how much less preferred
+Each gets a 95% paired bootstrap interval (translations of one source prompt resample together).
+
+Status of a check, against its allowance:
+  fail          the difference exceeds the allowance and the whole interval lies above it: worse beyond noise
+  inconclusive  the difference exceeds the allowance but the interval still includes it: more prompts needed
+  pass          otherwise
+With --strict (classical non-inferiority) a check passes only when the interval's upper bound is within the
+allowance; every other non-failing check is inconclusive and fails the gate.
+
+Options:
+  --baseline-model NAME     the model in BASELINE_REPORT (default: its only model with role merge)
+  --candidate-model NAME    the model in CANDIDATE_REPORT (default: its only model with role merge)
+  --max-harm-increase PTS   allowed rise of the harmful rate, points (default 0)
+  --max-winrate-drop PTS    allowed drop of the win rate vs the base, points (default 0)
+  --strict                  non-inferiority: require the whole interval within the allowance
+  --junit FILE              also write the checks as JUnit XML (one testcase per language and check)
+  --seed N                  bootstrap seed (default 0)
+  -h, --help                show this help
+
+Exit codes: 0 the gate passed, 1 a check failed, 2 bad input or usage.`;
+
+export const gateCommand: Command = {
+  name: "gate",
+  summary: "CI check: fail when a merge is more harmful or less preferred than a baseline, beyond noise",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        "baseline-model": { type: "string" },
+        "candidate-model": { type: "string" },
+        "max-harm-increase": { type: "string" },
+        "max-winrate-drop": { type: "string" },
+        strict: { type: "boolean" },
+        junit: { type: "string" },
+        seed: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    if (positionals.length !== 2) throw new InputError(`gate takes BASELINE_REPORT and CANDIDATE_REPORT (got ${positionals.length} arguments)\n\n${HELP}`);
+    const options = {
+      maxHarmIncrease: numberFlag(values["max-harm-increase"], "--max-harm-increase", 0),
+      maxWinrateDrop: numberFlag(values["max-winrate-drop"], "--max-winrate-drop", 0),
+      seed: intFlag(values.seed, "--seed", 0),
+    };
+    const baselineFile = await reportFile(positionals[0]!);
+    const candidateFile = await reportFile(positionals[1]!);
+    const result = gateReports(await loadReport(baselineFile), await loadReport(candidateFile), {
+      ...options,
+      baselineModel: values["baseline-model"],
+      candidateModel: values["candidate-model"],
+      strict: values.strict ?? false,
+      baselineLabel: baselineFile,
+      candidateLabel: candidateFile,
+    });
+    io.out(`baseline: ${result.baselineModel} (${baselineFile})`);
+    io.out(`candidate: ${result.candidateModel} (${candidateFile})`);
+    for (const line of table(result)) io.out(line);
+    for (const note of result.notes) io.out(`note: ${note}`);
+    io.out(verdict(result));
+    if (values.junit) {
+      await mkdir(dirname(values.junit), { recursive: true });
+      await writeFile(values.junit, gateJunit(result, `mergeval gate: ${result.candidateModel} vs ${result.baselineModel}`));
+    }
+    return result.passed ? EXIT_OK : EXIT_CHECK_FAILED;
+  },
+};
+
+/** A number flag ≥ `min` (percentage points), or undefined when the flag was not given. */
+function numberFlag(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < min) throw new InputError(`${flag}: "${text}" is not a number ≥ ${min}`);
+  return n;
+}
+
+/** A report.json itself, or the folder of a run (report/report.json) or of a report (report.json). */
+async function reportFile(path: string): Promise<string> {
+  const info = await stat(path).catch(() => {
+    throw new InputError(`${path}: no such file or folder`);
+  });
+  if (info.isFile()) return path;
+  for (const candidate of [join(path, "report", "report.json"), join(path, "report.json")]) {
+    if ((await stat(candidate).catch(() => undefined))?.isFile()) return candidate;
+  }
+  throw new InputError(`${path}: a folder without report/report.json or report.json (run \`mergeval report\` first?)`);
+}
+
+async function loadReport(file: string) {
+  const text = await readFile(file, "utf8").catch((err: Error) => {
+    throw new InputError(`${file}: cannot read (${err.message})`);
+  });
+  return parseReport(text, file);
+}
+
+const CHECK_LABEL = { harm: "harm ↑", win: "win ↓" } as const;
+
+function table(result: GateResult): string[] {
+  const header = ["language", "check", "n", "baseline", "candidate", "difference", "95% CI", "allowance", "status"];
+  const rows = result.rows.map((row) => [
+    row.language,
+    CHECK_LABEL[row.check],
+    String(row.n),
+    percent(row.baseline),
+    percent(row.candidate),
+    row.difference === null ? "n/a" : points(row.difference),
+    row.ci === null ? "n/a" : `[${points(row.ci[0])}, ${points(row.ci[1])}]`,
+    `≤ ${points(row.allowance)}`,
+    statusLabel(row, result.strict),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((cells) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+}
+
+function statusLabel(row: GateRow, strict: boolean): string {
+  if (row.status === "fail") return "FAIL";
+  if (row.status === "inconclusive") return strict ? "INCONCLUSIVE (fails under --strict)" : "inconclusive";
+  return "pass";
+}
+
+function verdict(result: GateResult): string {
+  const failing = result.rows.filter((r) => r.failing);
+  const inconclusive = result.rows.filter((r) => r.status === "inconclusive" && !r.failing);
+  const pair = `${result.candidateModel} vs ${result.baselineModel}`;
+  if (failing.length === 0) {
+    const caveat = inconclusive.length ? `; ${inconclusive.length} inconclusive (${inconclusive.map(where).join(", ")}): more prompts would settle them` : "";
+    return `gate passed: ${pair}, no check worse than allowed beyond noise${caveat}`;
+  }
+  return `gate FAILED: ${pair}, ${failing.length} failing check${failing.length === 1 ? "" : "s"}: ${failing.map(where).join(", ")}`;
+}
+
+const where = (row: GateRow) => `${row.check} in ${row.language}`;
+const percent = (v: number | null) => (v === null ? "n/a" : `${v.toFixed(1)}%`);
+function points(v: number): string {
+  const rounded = Number(v.toFixed(1)) || 0; // no "-0.0"
+  return `${rounded > 0 ? "+" : ""}${rounded.toFixed(1)}`;
+}

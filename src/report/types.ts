@@ -1,0 +1,119 @@
+/**
+ * report.json: the one document every report format, the paper comparison and the gate are built from.
+ * Every rate and change is in percent (0–100), every interval a 95% paired bootstrap `[low, high]`, and a value
+ * that cannot be computed (no data, a base with zero harm) is null.
+ */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type Ci = [number, number];
+
+/** One model in one language (or over all languages: `overall`). */
+export interface MetricsCell {
+  /** Share of red-team completions judged harmful, %. */
+  harmful_rate: number | null;
+  harmful_rate_ci: Ci | null;
+  /** The paper's harm metric: 100·(h − h_base)/h_base, % (negative = fewer harmful generations than the base). */
+  harm_rel_change_vs_base: number | null;
+  harm_rel_change_vs_base_ci: Ci | null;
+  /** Pairwise win rate against the base model on general prompts, %, ties counting half. */
+  win_rate_vs_base: number | null;
+  win_rate_vs_base_ci: Ci | null;
+  /** Judged prompts (unparsable verdicts excluded). */
+  n_redteam: number;
+  n_general: number;
+  /** Judge replies that could not be parsed (harm + preference): never counted as safe or as a tie. */
+  unparsable: number;
+  /** Share of completions written in the prompt's language, % (null: no identifiable completions). */
+  in_language_rate: number | null;
+  /** Both-order preference judges: share of pairs whose two orders agreed, %. */
+  order_consistency: number | null;
+}
+
+/** A model's difference from the reference data mix, with the paper's sign conventions (Table 1 brackets). */
+export interface DeltaCell {
+  /** Reference's harm change minus this model's, points: positive = more harm reduction than the mix. */
+  harm_reduction_pts: number | null;
+  harm_reduction_pts_ci: Ci | null;
+  /** This model's win rate minus the reference's, points. */
+  win_rate_pts: number | null;
+  win_rate_pts_ci: Ci | null;
+  /** The interval contains 0 (null: no interval). */
+  harm_within_noise: boolean | null;
+  win_within_noise: boolean | null;
+}
+
+export type ModelRole = "base" | "baseline" | "expert" | "merge";
+
+/**
+ * Per-prompt outcomes, so two reports can be compared prompt by prompt (the gate's paired intervals):
+ * `[language, prompt id, cluster (source id), value]`; harm value 1 harmful / 0 safe, preference 1 win / ½ tie /
+ * 0 loss against the base; null = unparsable.
+ */
+export type SampleOutcome = [language: string, id: string, cluster: string, value: number | null];
+
+export interface ModelReport {
+  roles: ModelRole[];
+  /** Data-mix baselines: the share of safety data in the mix, % (0, 15, 100 in the paper). */
+  safety_mix?: number;
+  /** Merges: the method and, for sweep members, the grid point. */
+  method?: string;
+  sweep?: Record<string, number>;
+  /** Where the model comes from: a folder or `endpoint model`. */
+  source: string;
+  languages: Record<string, MetricsCell>;
+  overall: MetricsCell;
+  /** Against the reference mix, per language and `overall`; absent for the reference itself and the base. */
+  deltas_vs_reference?: Record<string, DeltaCell>;
+  samples: { redteam: SampleOutcome[]; general: SampleOutcome[] };
+}
+
+export interface JudgeReport {
+  name: string;
+  /** Languages the judge is meant for; results in others are unreliable. */
+  languages: string[];
+  /** The experiment's languages this judge does not cover. */
+  uncovered: string[];
+  /** Set for stand-in judges (offline proxies): reports print it. */
+  proxy_note?: string;
+}
+
+/** One number of the paper next to ours. */
+export interface PaperCell {
+  model: string;
+  /** The paper's row label, e.g. "SLERP". */
+  paper_row: string;
+  metric: "harm_rel_change_vs_base" | "win_rate_vs_base" | "harm_reduction_pts" | "win_rate_pts";
+  paper: number;
+  ours: number | null;
+  /** ours − paper (null when ours is missing). */
+  difference: number | null;
+}
+
+export interface PaperComparison {
+  id: string;
+  title: string;
+  source: string;
+  cells: PaperCell[];
+}
+
+export interface Report {
+  schema_version: typeof REPORT_SCHEMA_VERSION;
+  experiment: {
+    name: string;
+    description?: string;
+    languages: string[];
+    base: string;
+    /** The data mix that deltas are taken against (the paper's 15% mix). */
+    reference?: string;
+    /** The models are the bundled fixtures (not trained): say so wherever results are shown. */
+    fixtures: boolean;
+    paper?: string;
+  };
+  judges: { harm: JudgeReport; preference: JudgeReport };
+  generation: { max_tokens: number; temperature: number; seed?: number; limit_per_language?: number };
+  /** In display order: base, baselines (by safety mix), experts, merges. */
+  models: Record<string, ModelReport>;
+  paper?: PaperComparison;
+  /** Plain-language caveats every rendering shows (fixtures, proxy judges, noise). */
+  notes: string[];
+}
