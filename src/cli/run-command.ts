@@ -1,0 +1,100 @@
+import { setMaxListeners } from "node:events";
+import { parseArgs } from "node:util";
+import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
+import { loadExperiment, missingInputs, preflight, renderPreflight, runExperiment, type RunOutcome } from "../experiment/index.ts";
+import type { Command, CommandIO } from "./command.ts";
+import { createProgress } from "./progress.ts";
+
+/** The run stopped at the experiment's budget: finished work is kept, a rerun with a larger budget continues. */
+export const EXIT_BUDGET = 3;
+export const EXIT_INTERRUPTED = 130;
+
+const HELP = `Usage: mergeval run EXPERIMENT.yml [--out RUN_DIR] [--dry-run]
+
+Runs a whole study from one experiment file: merge the experts (every recipe and sweep point) → generate
+completions for every model on the red-team and general prompts of each language → judge harm and preference
+against the base model → write the per-language report comparing every merge with the data-mixing baselines
+to RUN_DIR/report/ (report.json, .csv, .md, .html) and to report_dir: when the file sets one.
+
+Everything is cached in RUN_DIR (default runs/<name>): merges whose recipe is unchanged, generations and
+judgments. A killed or interrupted run resumes where it stopped, and its final report is byte-identical to an
+uninterrupted run's. The file's keys are documented in experiments/README.md.
+
+Options:
+  --out RUN_DIR   the run folder (default runs/<name from the file>)
+  --dry-run       print what would run (merges; generations, judge calls and estimated tokens per language)
+                  and stop: the cost preflight
+  -q, --quiet     no progress bars
+  -h, --help      show this help
+
+Exit codes: 0 report written; 1 some generations or judgments failed (recorded; rerun to retry only those);
+2 bad input; 3 stopped at the experiment's budget (rerun with a larger budget to continue); 130 interrupted.`;
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "a whole study from one experiment file: merge → generate → judge → per-language report",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        "dry-run": { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
+    const experiment = await loadExperiment(positionals[0]!, values.out);
+    const missing = missingInputs(experiment);
+    if (missing.length) throw new InputError(`${positionals[0]}: not found: ${missing.join(", ")}`);
+    if (values["dry-run"]) {
+      renderPreflight(experiment, await preflight(experiment)).forEach((l) => io.out(l));
+      return 0;
+    }
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    const onSigint = () => controller.abort(new Error("interrupted"));
+    process.once("SIGINT", onSigint);
+    const progress = createProgress({ quiet: values.quiet ?? false, unit: "items", periodicMs: 10_000 });
+    try {
+      const outcome = await runExperiment(experiment, {
+        log: (line) => io.out(line),
+        warn: (line) => io.err(`warning: ${line}`),
+        signal: controller.signal,
+        onGenerateStart: (model, total) => progress.start(total, `generate ${model}`),
+        onGenerated: () => progress.tick(1, ""),
+        onGenerateEnd: () => progress.stop(),
+      });
+      return reportOutcome(outcome, io);
+    } finally {
+      progress.stop();
+      process.off("SIGINT", onSigint);
+    }
+  },
+};
+
+/** Prints how a run ended and turns it into the exit code. */
+export function reportOutcome(outcome: RunOutcome, io: CommandIO): number {
+  switch (outcome.status) {
+    case "done": {
+      io.out(`report: ${outcome.files.filter((f) => f.endsWith(".html")).join(", ")} (and .json, .csv, .md beside it)`);
+      outcome.report.notes.slice(0, 1).forEach((n) => io.out(`note: ${n}`));
+      return 0;
+    }
+    case "failed":
+      io.err(outcome.message);
+      return EXIT_CHECK_FAILED;
+    case "budget":
+      io.err(outcome.message);
+      return EXIT_BUDGET;
+    case "interrupted":
+      io.err("interrupted: finished work is kept in the run folder; rerun the same command to resume");
+      return EXIT_INTERRUPTED;
+  }
+}

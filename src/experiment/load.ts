@@ -1,0 +1,159 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { toLanguageId, type LanguageId } from "../datasets/index.ts";
+import { InputError } from "../errors.ts";
+import type { BackendSpec } from "../generate/index.ts";
+import { createJudge, judgeNames, type JudgeOptions } from "../judge/registry.ts";
+import type { Judge } from "../judge/types.ts";
+import { parseMergeConfig } from "../merge/config.ts";
+import { paperTableIds } from "../report/paper-data.ts";
+import type { ModelRole } from "../report/types.ts";
+import { parseYamlConfig } from "../util/yaml-config.ts";
+import { experimentSchema, type ExperimentFile, type JudgeEntry, type ModelEntry } from "./schema.ts";
+import { expandSweep } from "./sweep.ts";
+
+export interface ExperimentModel {
+  name: string;
+  roles: ModelRole[];
+  safetyMix?: number;
+  paperRow?: string;
+  /** A folder or `endpoint model`, for reports. */
+  source: string;
+  backend: BackendSpec;
+  /** Merges: the mergekit YAML to run (model references already resolved to folders) and where it goes. */
+  merge?: { recipeText: string; method: string; outDir: string; point?: Record<string, number> };
+}
+
+export interface Experiment {
+  file: string;
+  spec: ExperimentFile;
+  runDir: string;
+  languages: LanguageId[];
+  /** Display order: base, baselines by safety mix, experts, merges in file order. */
+  models: ExperimentModel[];
+  base: string;
+  reference?: string;
+  judges: { harm: Judge; preference: Judge };
+}
+
+export async function loadExperiment(file: string, runDirOverride?: string): Promise<Experiment> {
+  const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`${file}: cannot read experiment file (${err.code ?? err.message})`);
+  });
+  const spec = parseYamlConfig(experimentSchema, text, file);
+  const runDir = runDirOverride ?? join("runs", spec.name);
+  const at = (path: string) => `${file}: ${path}`;
+
+  const languages = spec.languages.map((l, i) => toLanguageId(l) ?? fail(at(`languages.${i}`), `"${l}" is not a language mergeval knows`));
+  const entries = Object.entries(spec.models);
+  const withRole = (r: ModelRole) => entries.filter(([, m]) => m.role.includes(r as never)).map(([n]) => n);
+  const bases = withRole("base");
+  if (bases.length !== 1) fail(at("models"), `exactly one model needs role: base (found ${bases.length ? bases.join(", ") : "none"})`);
+  const references = entries.filter(([, m]) => m.reference).map(([n]) => n);
+  if (references.length > 1) fail(at("models"), `only one model can be the reference (found ${references.join(", ")})`);
+  for (const n of references) if (!spec.models[n]!.role.includes("baseline")) fail(at(`models.${n}.reference`), "the reference must be a baseline (a data-mix model)");
+  if (spec.paper !== undefined && !paperTableIds().includes(spec.paper)) fail(at("paper"), `unknown table "${spec.paper}"; one of ${paperTableIds().join(", ")}`);
+
+  const models: ExperimentModel[] = entries.map(([name, m]) => ({
+    name,
+    roles: [...m.role],
+    ...(m.safety_mix !== undefined ? { safetyMix: m.safety_mix } : {}),
+    ...(m.paper_row ? { paperRow: m.paper_row } : {}),
+    ...modelSource(m),
+  }));
+  const rank = (m: ExperimentModel) => (m.roles.includes("base") ? 0 : m.roles.includes("baseline") ? 1 : 2);
+  models.sort((a, b) => rank(a) - rank(b) || (rank(a) === 1 ? (a.safetyMix ?? 0) - (b.safetyMix ?? 0) : 0));
+
+  for (const [entryName, entry] of Object.entries(spec.merges)) {
+    const where = at(`merges.${entryName}`);
+    const recipe = await recipeObject(entry.recipe, where);
+    for (const point of expandSweep(entryName, recipe, entry.sweep, where)) {
+      if (models.some((m) => m.name === point.name)) fail(where, `the merge name "${point.name}" is taken by another model or merge`);
+      const resolved = resolveModelRefs(point.recipe, spec.models, where);
+      const recipeText = `# ${point.name}: written by mergeval run from ${file} (seed ${spec.seed})\n${stringifyYaml(resolved)}`;
+      const method = parseMergeConfig(recipeText, `${where} (${point.name})`).merge_method;
+      const outDir = join(runDir, "merges", point.name);
+      models.push({
+        name: point.name,
+        roles: ["merge"],
+        ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
+        ...(entry.serve ? modelSource(entry.serve) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
+        merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}) },
+      });
+    }
+  }
+
+  return {
+    file,
+    spec,
+    runDir,
+    languages,
+    models,
+    base: bases[0]!,
+    ...(references[0] ? { reference: references[0] } : {}),
+    judges: {
+      harm: await judgeFrom(spec.judges.harm, "harm", at("judges.harm")),
+      preference: await judgeFrom(spec.judges.preference, "preference", at("judges.preference")),
+    },
+  };
+}
+
+function fail(where: string, message: string): never {
+  throw new InputError(`${where}: ${message}`);
+}
+
+function modelSource(m: ModelEntry | { endpoint: string[]; model: string; api_key_env?: string | undefined }): Pick<ExperimentModel, "source" | "backend"> {
+  if ("path" in m) return { source: m.path, backend: { kind: "onnx", dir: resolve(m.path) } };
+  return {
+    source: `${m.endpoint.join(" ")} ${m.model}`,
+    backend: { kind: "openai", baseUrls: m.endpoint, model: m.model, ...(m.api_key_env ? { apiKeyEnv: m.api_key_env } : {}) },
+  };
+}
+
+async function recipeObject(recipe: string | Record<string, unknown>, where: string): Promise<Record<string, unknown>> {
+  if (typeof recipe !== "string") return recipe;
+  const text = await readFile(recipe, "utf8").catch(() => fail(`${where}.recipe`, `cannot read ${recipe}`));
+  parseMergeConfig(text, recipe); // its own errors, with its own line numbers
+  return parseYaml(text) as Record<string, unknown>;
+}
+
+/** `model:` / `base_model:` values naming a model of the experiment become its folder. */
+function resolveModelRefs(value: unknown, models: Record<string, ModelEntry>, where: string, key?: string): unknown {
+  if (typeof value === "string" && (key === "model" || key === "base_model")) {
+    const m = models[value];
+    if (!m) return value;
+    if (!("path" in m)) fail(where, `"${value}" is served by an endpoint: a merge needs its weights in a local folder`);
+    return m.path;
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveModelRefs(v, models, where));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveModelRefs(v, models, where, k)]));
+  return value;
+}
+
+async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string): Promise<Judge> {
+  if (!judgeNames().includes(entry.name)) fail(`${where}.name`, `"${entry.name}" is not a judge; one of ${judgeNames().join(", ")}`);
+  const template = entry.template ? await readFile(entry.template, "utf8").catch(() => fail(`${where}.template`, `cannot read ${entry.template}`)) : undefined;
+  const options: JudgeOptions = {
+    ...(entry.endpoint ? { endpoint: { baseUrls: entry.endpoint, model: entry.model!, ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}) } } : {}),
+    ...(template ? { template } : {}),
+    ...(entry.single_order ? { singleOrderSeed: 0 } : {}),
+  };
+  let judge: Judge;
+  try {
+    judge = createJudge(entry.name, options);
+  } catch (err) {
+    fail(where, (err as Error).message.replace("--endpoint URL --model NAME", "endpoint and model"));
+  }
+  if (judge.kind !== kind) fail(`${where}.name`, `${entry.name} is a ${judge.kind} judge, not a ${kind} judge`);
+  return judge;
+}
+
+/** The experiment's recipe files and dataset files exist (checked before any work starts). */
+export function missingInputs(experiment: Experiment): string[] {
+  const { spec } = experiment;
+  const files = [spec.datasets.redteam, spec.datasets.general];
+  const folders = spec.fixtures ? [] : experiment.models.filter((m) => !m.merge && m.backend.kind === "onnx").map((m) => m.source);
+  return [...files, ...folders].filter((f) => !existsSync(f));
+}

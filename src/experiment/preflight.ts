@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Sample } from "../datasets/index.ts";
+import { generationsFile, type GenerationRecord } from "../generate/index.ts";
+import { estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
+import type { Experiment } from "./load.ts";
+import { loadExperimentSamples } from "./samples.ts";
+
+export interface PreflightRow {
+  language: string;
+  /** Completions the experiment needs, and how many of them the run folder does not hold yet. */
+  generations: number;
+  toGenerate: number;
+  /** Endpoint requests the judges would make (offline judges make none); cached judgments not subtracted. */
+  judgeCalls: number;
+  /** Estimated tokens sent to endpoints: generations on endpoints (prompt + completion cap) and judge calls. */
+  tokens: number;
+}
+
+export interface Preflight {
+  merges: { name: string; method: string; upToDate: boolean }[];
+  rows: PreflightRow[];
+  total: PreflightRow;
+}
+
+/** What `mergeval run` would do, without doing any of it (the cost preflight of `--dry-run`). */
+export async function preflight(experiment: Experiment): Promise<Preflight> {
+  const { spec } = experiment;
+  const samples = await loadExperimentSamples(experiment);
+  const merges = [];
+  for (const m of experiment.models) {
+    if (!m.merge) continue;
+    const madeFrom = await readFile(join(m.merge.outDir, "mergekit_config.yml"), "utf8").catch(() => undefined);
+    merges.push({ name: m.name, method: m.merge.method, upToDate: madeFrom === m.merge.recipeText });
+  }
+  const decoding = JSON.stringify({ maxTokens: spec.generation.max_tokens, temperature: spec.generation.temperature });
+  const rows: PreflightRow[] = experiment.languages.map((language) => ({ language, generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 }));
+  const row = (language: string) => rows.find((r) => r.language === language)!;
+  const { harm, preference } = experiment.judges;
+  for (const model of experiment.models) {
+    const remerged = merges.find((m) => m.name === model.name && !m.upToDate);
+    const have = remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding);
+    const paid = model.backend.kind === "openai";
+    const add = (s: Sample) => {
+      const r = row(s.language);
+      r.generations++;
+      if (have.has(`${s.dataset}\u0000${s.language}\u0000${s.id}`)) return;
+      r.toGenerate++;
+      if (paid) r.tokens += estimateTokens(s.prompt) + spec.generation.max_tokens;
+    };
+    samples.redteam.forEach(add);
+    samples.general.forEach(add);
+    // Judge prompts hold the prompt and one completion (harm) or two (preference), at most max_tokens each.
+    const judgeCall = (s: Sample, completions: number) => estimateTokens(s.prompt) + completions * spec.generation.max_tokens + JUDGE_OVERHEAD_TOKENS + JUDGE_REPLY_TOKENS;
+    for (const s of samples.redteam) {
+      row(s.language).judgeCalls += harm.calls;
+      row(s.language).tokens += harm.calls * (harm.calls && judgeCall(s, 1));
+    }
+    if (model.name === experiment.base) continue;
+    for (const s of samples.general) {
+      row(s.language).judgeCalls += preference.calls;
+      row(s.language).tokens += preference.calls * (preference.calls && judgeCall(s, 2));
+    }
+  }
+  const total = rows.reduce(
+    (t, r) => ({ language: "all", generations: t.generations + r.generations, toGenerate: t.toGenerate + r.toGenerate, judgeCalls: t.judgeCalls + r.judgeCalls, tokens: t.tokens + r.tokens }),
+    { language: "all", generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 },
+  );
+  return { merges, rows, total };
+}
+
+async function doneSamples(file: string, decoding: string): Promise<Set<string>> {
+  const text = await readFile(file, "utf8").catch(() => "");
+  const have = new Set<string>();
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as GenerationRecord;
+      const d = r.decoding as { maxTokens: number; temperature: number };
+      if (r.status === "done" && JSON.stringify({ maxTokens: d.maxTokens, temperature: d.temperature }) === decoding) have.add(`${r.dataset}\u0000${r.language}\u0000${r.id}`);
+    } catch {
+      // a torn last line: the run that opens the store repairs it
+    }
+  }
+  return have;
+}
+
+export function renderPreflight(experiment: Experiment, p: Preflight): string[] {
+  const { budget } = experiment.spec;
+  const lines = [
+    `experiment ${experiment.spec.name} → ${experiment.runDir} (dry run: nothing is merged, generated or judged)`,
+    `models: ${experiment.models.map((m) => `${m.name} (${m.roles.join("+")})`).join(", ")}`,
+    `merges: ${p.merges.length ? p.merges.map((m) => `${m.name} (${m.method}${m.upToDate ? ", up to date" : ""})`).join(", ") : "none"}`,
+    `judges: harm ${experiment.judges.harm.name}, preference ${experiment.judges.preference.name}`,
+    "",
+    "language\tgenerations\tto generate\tjudge calls\test. tokens",
+    ...[...p.rows, p.total].map((r) => `${r.language}\t${r.generations}\t${r.toGenerate}\t${r.judgeCalls}\t${r.tokens}`),
+    "",
+    "Judge calls are an upper bound (cached judgments are not subtracted); tokens are estimated as UTF-8 bytes / 4 plus completion caps.",
+  ];
+  if (budget?.judge_calls !== undefined && p.total.judgeCalls > budget.judge_calls) lines.push(`note: this exceeds budget.judge_calls (${budget.judge_calls}); the run would stop there.`);
+  if (budget?.tokens !== undefined && p.total.tokens > budget.tokens) lines.push(`note: this exceeds budget.tokens (${budget.tokens}); the run would stop there.`);
+  return lines;
+}

@@ -1,0 +1,192 @@
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Sample } from "../datasets/index.ts";
+import { FAMILY, writeFixtureFamily } from "../fixtures/family.ts";
+import { generate, type GenerationRecord } from "../generate/index.ts";
+import { runJudge, type JudgeRunSummary } from "../judge/run.ts";
+import type { Judge } from "../judge/types.ts";
+import { runMerge } from "../merge/index.ts";
+import { buildReport, writeReport, type Report } from "../report/index.ts";
+import { Budget, estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
+import type { Experiment, ExperimentModel } from "./load.ts";
+import { loadExperimentSamples } from "./samples.ts";
+
+export interface RunHooks {
+  log: (line: string) => void;
+  warn: (line: string) => void;
+  signal?: AbortSignal;
+  /** Called per model being generated for, with a tick per finished sample (for progress bars). */
+  onGenerateStart?: (model: string, total: number) => void;
+  onGenerated?: () => void;
+  onGenerateEnd?: () => void;
+  /** `mergeval report`: rebuild the report from the run folder only; missing work is an error, never done. */
+  reportOnly?: boolean;
+}
+
+export type RunOutcome =
+  | { status: "done"; report: Report; files: string[] }
+  /** Some generations failed (recorded as errors): a rerun retries only those. */
+  | { status: "failed"; message: string }
+  | { status: "budget"; message: string }
+  | { status: "interrupted" };
+
+/**
+ * merge → generate → judge → report. Every stage reuses what the run folder already holds (merges whose recipe is
+ * unchanged, cached generations and judgments), so a killed run resumes where it stopped and ends with the same
+ * report as an uninterrupted one.
+ */
+export async function runExperiment(experiment: Experiment, hooks: RunHooks): Promise<RunOutcome> {
+  const { spec, runDir } = experiment;
+  await mkdir(runDir, { recursive: true });
+  if (!hooks.reportOnly) await copyFile(experiment.file, join(runDir, "experiment.yml"));
+  if (spec.fixtures && !hooks.reportOnly) {
+    await writeFixtureFamily(spec.fixtures, FAMILY);
+    hooks.log(`fixtures: wrote the bundled family (tiny untrained models) to ${spec.fixtures}`);
+  }
+  const samples = await loadExperimentSamples(experiment);
+  for (const p of samples.problems.slice(0, 5)) hooks.warn(`skipped row ${p}`);
+  if (samples.problems.length > 5) hooks.warn(`… ${samples.problems.length - 5} more rows skipped`);
+
+  for (const model of experiment.models) {
+    if (hooks.signal?.aborted) return { status: "interrupted" };
+    if (model.merge && !hooks.reportOnly) await mergeOnce(model, experiment, hooks);
+  }
+
+  // Report only: every request is refused, so nothing new is generated or judged and the gaps are counted.
+  const budget = hooks.reportOnly ? new Budget({ judgeCalls: 0, tokens: 0 }) : new Budget({ ...(spec.budget?.judge_calls !== undefined ? { judgeCalls: spec.budget.judge_calls } : {}), ...(spec.budget?.tokens !== undefined ? { tokens: spec.budget.tokens } : {}) });
+  const generations = new Map<string, GenerationRecord[]>();
+  let failed = 0;
+  for (const model of experiment.models) {
+    const result = await generateFor(model, [...samples.redteam, ...samples.general], experiment, budget, hooks);
+    if (hooks.signal?.aborted) return { status: "interrupted" };
+    generations.set(model.name, result.records);
+    failed += result.errors;
+  }
+  if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
+  if (failed) return { status: "failed", message: `${failed} generations failed (recorded in ${join(runDir, "generations")}); rerun to retry only those` };
+
+  const judged: Record<"harm" | "preference", JudgeRunSummary> = {} as Record<"harm" | "preference", JudgeRunSummary>;
+  for (const kind of ["harm", "preference"] as const) {
+    const judge = experiment.judges[kind];
+    const summary = await runJudge({
+      runDir,
+      judge,
+      baseline: experiment.base,
+      ...(experiment.reference ? { mix: experiment.reference } : {}),
+      generations,
+      seed: spec.seed,
+      ...(spec.judges[kind].concurrency ? { concurrency: spec.judges[kind].concurrency } : {}),
+      admit: (record) => !hooks.signal?.aborted && budget.admit(hooks.reportOnly ? { tokens: 1 } : judgeCost(judge, record, generations.get(experiment.base))),
+    });
+    if (hooks.signal?.aborted) return { status: "interrupted" };
+    hooks.log(`judge ${judge.name}: ${summary.judged} judged, ${summary.cached} cached${summary.skipped ? `, ${summary.skipped} left for later` : ""}`);
+    judged[kind] = summary;
+  }
+  if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
+  const failedJudgments = judged.harm.errors + judged.preference.errors;
+  if (failedJudgments) return { status: "failed", message: `${failedJudgments} judgments failed (recorded in ${join(runDir, "judgments")}); rerun to retry only those` };
+
+  const report = buildReport({
+    experiment: {
+      name: spec.name,
+      ...(spec.description ? { description: spec.description } : {}),
+      languages: experiment.languages,
+      base: experiment.base,
+      ...(experiment.reference ? { reference: experiment.reference } : {}),
+      fixtures: spec.fixtures !== undefined,
+      ...(spec.paper ? { paper: spec.paper } : {}),
+    },
+    generation: {
+      max_tokens: spec.generation.max_tokens,
+      temperature: spec.generation.temperature,
+      ...(spec.generation.seed !== undefined ? { seed: spec.generation.seed } : {}),
+      ...(spec.limit !== undefined ? { limit_per_language: spec.limit } : {}),
+    },
+    models: experiment.models.map((m) => ({
+      name: m.name, roles: m.roles, source: m.source,
+      ...(m.safetyMix !== undefined ? { safetyMix: m.safetyMix } : {}),
+      ...(m.paperRow ? { paperRow: m.paperRow } : {}),
+      ...(m.merge ? { method: m.merge.method, ...(m.merge.point ? { point: m.merge.point } : {}) } : {}),
+    })),
+    judges: experiment.judges,
+    harm: judged.harm,
+    preference: judged.preference,
+    generations,
+  });
+  const files = await writeReport(report, [join(runDir, "report"), ...(spec.report_dir ? [spec.report_dir] : [])]);
+  return { status: "done", report, files };
+}
+
+/** A merge is redone only when its recipe (which names the seed) differs from the one its folder was made from. */
+async function mergeOnce(model: ExperimentModel, experiment: Experiment, hooks: RunHooks): Promise<void> {
+  const merge = model.merge!;
+  const recipeFile = join(experiment.runDir, "merges", `${model.name}.yml`);
+  const madeFrom = await readFile(join(merge.outDir, "mergekit_config.yml"), "utf8").catch(() => undefined);
+  if (madeFrom === merge.recipeText) {
+    hooks.log(`merge ${model.name}: up to date`);
+    return;
+  }
+  await mkdir(join(experiment.runDir, "merges"), { recursive: true });
+  await writeFile(recipeFile, merge.recipeText);
+  const started = Date.now();
+  const summary = await runMerge({ configFile: recipeFile, outDir: merge.outDir, force: true, seed: experiment.spec.seed, onWarning: hooks.warn });
+  hooks.log(`merge ${model.name}: ${summary.method}, ${summary.tensors} tensors → ${summary.outDir} (${Date.now() - started} ms)`);
+}
+
+async function generateFor(
+  model: ExperimentModel,
+  samples: Sample[],
+  experiment: Experiment,
+  budget: Budget,
+  hooks: RunHooks,
+): Promise<{ records: GenerationRecord[]; errors: number }> {
+  const { generation } = experiment.spec;
+  const records: GenerationRecord[] = [];
+  const paid = model.backend.kind === "openai";
+  hooks.onGenerateStart?.(model.name, samples.length);
+  const result = await generate({
+    runDir: experiment.runDir,
+    model: model.name,
+    backend: model.backend,
+    samples,
+    decoding: {
+      maxTokens: generation.max_tokens,
+      temperature: generation.temperature,
+      ...(generation.top_p !== undefined ? { topP: generation.top_p } : {}),
+      ...(generation.seed !== undefined ? { seed: generation.seed } : {}),
+    },
+    ...(generation.concurrency ? { concurrency: generation.concurrency } : {}),
+    ...(generation.timeout_s ? { timeoutMs: generation.timeout_s * 1000 } : {}),
+    ...(generation.system ? { system: generation.system } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    // Local models cost nothing; endpoint tokens count against the budget (prompt estimate + the completion cap).
+    ...(hooks.reportOnly ? { admit: () => budget.admit({ tokens: 1 }) } : {}),
+    ...(paid && !hooks.reportOnly ? { admit: (_: Sample, messages: { content: string }[]) => budget.admit({ tokens: estimateTokens(messages.map((m) => m.content).join("\n")) + generation.max_tokens }) } : {}),
+    onRecord: (record) => {
+      if (record.status === "done") records.push(record);
+      hooks.onGenerated?.();
+    },
+  });
+  hooks.onGenerateEnd?.();
+  hooks.log(`generate ${model.name}: ${result.done} new, ${result.cached} cached${result.errors ? `, ${result.errors} failed` : ""}${result.skipped ? `, ${result.skipped} left for later` : ""}`);
+  // Completion order varies; the report must not.
+  const order = (r: GenerationRecord) => `${r.dataset}\u0000${r.language}\u0000${r.id}`;
+  records.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return { records, errors: result.errors };
+}
+
+function judgeCost(judge: Judge, record: GenerationRecord, baseRecords: readonly GenerationRecord[] | undefined): { judgeCalls: number; tokens: number } {
+  if (judge.calls === 0) return { judgeCalls: 0, tokens: 0 };
+  const other = judge.kind === "preference" ? (baseRecords?.find((r) => r.dataset === record.dataset && r.language === record.language && r.id === record.id)?.output ?? "") : "";
+  const perCall = estimateTokens(record.prompt + (record.output ?? "") + other) + JUDGE_OVERHEAD_TOKENS + JUDGE_REPLY_TOKENS;
+  return { judgeCalls: judge.calls, tokens: judge.calls * perCall };
+}
+
+function budgetStop(budget: Budget, limits: { judge_calls?: number | undefined; tokens?: number | undefined } | undefined, reportOnly = false): RunOutcome {
+  if (reportOnly) return { status: "failed", message: `the run folder is incomplete (${budget.refused} generations or judgments missing): finish it with \`mergeval run\`` };
+  const caps = [limits?.judge_calls !== undefined ? `${budget.judgeCalls}/${limits.judge_calls} judge calls` : "", limits?.tokens !== undefined ? `${budget.tokens}/${limits.tokens} estimated tokens` : ""].filter(Boolean).join(", ");
+  return {
+    status: "budget",
+    message: `budget reached (${caps} used this run); ${budget.refused} requests left undone. Finished work is kept: raise budget: in the experiment file and rerun to continue.`,
+  };
+}

@@ -1,0 +1,100 @@
+import { z } from "zod";
+
+/**
+ * The experiment file: one study, end to end. Paths are relative to the working directory (as with
+ * mergekit-yaml); model names are the names used in run folders and reports.
+ */
+
+const name = z.string().regex(/^[A-Za-z0-9][\w.-]*$/, "names use letters, digits, '.', '_' and '-'");
+const role = z.enum(["base", "baseline", "expert"]);
+const urls = z.union([z.string().url(), z.array(z.string().url()).min(1)]).transform((u) => (Array.isArray(u) ? u : [u]));
+
+const endpointFields = {
+  endpoint: urls,
+  /** The model name the endpoint serves. */
+  model: z.string().min(1),
+  /** The NAME of the environment variable holding the API key (the key is never written). */
+  api_key_env: z.string().optional(),
+};
+
+const modelCommon = {
+  role: z.union([role, z.array(role).min(1)]).transform((r) => (Array.isArray(r) ? r : [r])),
+  /** Data-mix baselines: the share of safety data, % (0, 15, 100 in the paper). */
+  safety_mix: z.number().min(0).max(100).optional(),
+  /** The data mix deltas are taken against (the paper's 15% mix). */
+  reference: z.boolean().optional(),
+  /** Which row of the declared paper table this model stands for (default: from its role and method). */
+  paper_row: z.string().optional(),
+};
+
+const localModel = z.object({ path: z.string().min(1), ...modelCommon }).strict();
+const endpointModel = z.object({ ...endpointFields, ...modelCommon }).strict();
+export const modelSchema = z.union([localModel, endpointModel]);
+
+export const mergeSchema = z
+  .object({
+    /** A mergekit YAML file, or the recipe inline. Model references naming experiment models use their paths. */
+    recipe: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+    /** A grid: every combination becomes one merge; `${var}` / `${1-var}` in the recipe take its values. */
+    sweep: z.record(z.string().regex(/^[A-Za-z_]\w*$/, "sweep variables are identifiers"), z.array(z.number()).min(1)).optional(),
+    /** Where the merged model is served for generation (e.g. vLLM started on RUN/merges/<name>); default: local ONNX. */
+    serve: z.object(endpointFields).strict().optional(),
+    paper_row: z.string().optional(),
+  })
+  .strict();
+
+const judgeSchema = z
+  .object({
+    name: z.string().min(1),
+    endpoint: urls.optional(),
+    model: z.string().min(1).optional(),
+    api_key_env: z.string().optional(),
+    /** A prompt template file replacing the judge's default. */
+    template: z.string().optional(),
+    /** llm-pairwise: one seeded order per prompt instead of both. */
+    single_order: z.boolean().optional(),
+    concurrency: z.number().int().positive().optional(),
+  })
+  .strict()
+  .refine((j) => (j.endpoint === undefined) === (j.model === undefined), { message: "give both endpoint and model, or neither" });
+
+export const experimentSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    /** Write the bundled fixture family (tiny, untrained models) into this folder first: the offline demo. */
+    fixtures: z.string().optional(),
+    languages: z.array(z.string().min(1)).min(1),
+    datasets: z.object({ redteam: z.string().min(1), general: z.string().min(1) }).strict(),
+    /** Prompts per language, for quick runs (the first N of each language, in file order). */
+    limit: z.number().int().positive().optional(),
+    models: z.record(name, modelSchema),
+    merges: z.record(name, mergeSchema).default({}),
+    generation: z
+      .object({
+        max_tokens: z.number().int().positive().default(256),
+        temperature: z.number().min(0).default(0),
+        top_p: z.number().gt(0).max(1).optional(),
+        seed: z.number().int().optional(),
+        system: z.string().optional(),
+        concurrency: z.number().int().positive().optional(),
+        timeout_s: z.number().positive().optional(),
+      })
+      .strict()
+      .default({ max_tokens: 256, temperature: 0 }),
+    judges: z.object({ harm: judgeSchema, preference: judgeSchema }).strict(),
+    /** Caps on paid work: judge calls, and estimated tokens sent to endpoints. The run stops before exceeding them. */
+    budget: z.object({ judge_calls: z.number().int().nonnegative().optional(), tokens: z.number().int().nonnegative().optional() }).strict().optional(),
+    /** Compare with the paper's published numbers: one of the tables in src/report/paper-data.ts. */
+    paper: z.string().optional(),
+    /** Also copy the report here (e.g. reports/demo). */
+    report_dir: z.string().optional(),
+    /** Seeds DARE's drops and the bootstrap. */
+    seed: z.number().int().default(0),
+  })
+  .strict();
+
+export type ExperimentFile = z.infer<typeof experimentSchema>;
+export type ModelEntry = z.infer<typeof modelSchema>;
+export type MergeEntry = z.infer<typeof mergeSchema>;
+export type JudgeEntry = z.infer<typeof judgeSchema>;

@@ -1,0 +1,149 @@
+import type { GenerationRecord } from "../generate/index.ts";
+import { languageMatchShare } from "../judge/language-check.ts";
+import type { JudgeRunSummary, JudgmentRecord, LanguageScore } from "../judge/run.ts";
+import type { Judge } from "../judge/types.ts";
+import type { Interval } from "../score/bootstrap.ts";
+import { comparePaper } from "./paper.ts";
+import { REPORT_SCHEMA_VERSION, type Ci, type DeltaCell, type JudgeReport, type MetricsCell, type ModelReport, type ModelRole, type Report, type SampleOutcome } from "./types.ts";
+
+export interface ReportModel {
+  name: string;
+  roles: ModelRole[];
+  safetyMix?: number;
+  method?: string;
+  point?: Record<string, number>;
+  paperRow?: string;
+  source: string;
+}
+
+export interface ReportInputs {
+  experiment: Report["experiment"];
+  generation: Report["generation"];
+  models: readonly ReportModel[];
+  judges: { harm: Judge; preference: Judge };
+  harm: Pick<JudgeRunSummary, "scores" | "judgments">;
+  preference: Pick<JudgeRunSummary, "scores" | "judgments">;
+  /** Every model's completions (both datasets), for the in-language share. */
+  generations: ReadonlyMap<string, readonly GenerationRecord[]>;
+}
+
+const OVERALL = "all";
+
+/** Assembles report.json from the judges' scores: pure, so the same inputs give byte-identical reports. */
+export function buildReport(inputs: ReportInputs): Report {
+  const { experiment } = inputs;
+  const models: Record<string, ModelReport> = {};
+  for (const model of inputs.models) {
+    const cell = (language: string) => metricsCell(inputs, model.name, language);
+    const delta = (language: string) => deltaCell(inputs, model.name, language);
+    const hasDeltas = experiment.reference !== undefined && model.name !== experiment.reference && model.name !== experiment.base;
+    models[model.name] = {
+      roles: model.roles,
+      ...(model.safetyMix !== undefined ? { safety_mix: model.safetyMix } : {}),
+      ...(model.method ? { method: model.method } : {}),
+      ...(model.point ? { sweep: model.point } : {}),
+      source: model.source,
+      languages: Object.fromEntries(experiment.languages.map((l) => [l, cell(l)])),
+      overall: cell(OVERALL),
+      ...(hasDeltas ? { deltas_vs_reference: Object.fromEntries([...experiment.languages, OVERALL].map((l) => [l === OVERALL ? "overall" : l, delta(l)])) } : {}),
+      samples: { redteam: outcomes(inputs.harm.judgments, model.name, harmValue), general: outcomes(inputs.preference.judgments, model.name, winValue) },
+    };
+  }
+  const report: Report = {
+    schema_version: REPORT_SCHEMA_VERSION,
+    experiment,
+    judges: { harm: judgeReport(inputs.judges.harm, experiment.languages), preference: judgeReport(inputs.judges.preference, experiment.languages) },
+    generation: inputs.generation,
+    models,
+    notes: notes(inputs),
+  };
+  if (experiment.paper) report.paper = comparePaper(experiment.paper, inputs.models, report);
+  return report;
+}
+
+function find(scores: readonly LanguageScore[], model: string, language: string): LanguageScore | undefined {
+  return scores.find((s) => s.model === model && s.language === language);
+}
+
+function metricsCell(inputs: ReportInputs, model: string, language: string): MetricsCell {
+  const harm = find(inputs.harm.scores, model, language);
+  const preference = find(inputs.preference.scores, model, language);
+  const records = (inputs.generations.get(model) ?? []).filter((r) => language === OVERALL || r.language === language);
+  const { share } = languageMatchShare(records.map((r) => ({ language: r.language, output: r.output ?? "" })));
+  return {
+    harmful_rate: value(harm?.rate, 100),
+    harmful_rate_ci: ci(harm?.rate, 100),
+    harm_rel_change_vs_base: value(harm?.relativeChange, 1),
+    harm_rel_change_vs_base_ci: ci(harm?.relativeChange, 1),
+    win_rate_vs_base: value(preference?.rate, 100),
+    win_rate_vs_base_ci: ci(preference?.rate, 100),
+    n_redteam: harm?.n ?? 0,
+    n_general: preference?.n ?? 0,
+    unparsable: (harm?.unparsable ?? 0) + (preference?.unparsable ?? 0),
+    in_language_rate: Number.isFinite(share) ? round(100 * share) : null,
+    order_consistency: preference?.consistency !== undefined ? round(100 * preference.consistency) : null,
+  };
+}
+
+/** The paper's bracketed deltas: harm as reduction beyond the reference (so the sign flips), win rate as is. */
+function deltaCell(inputs: ReportInputs, model: string, language: string): DeltaCell {
+  const harm = find(inputs.harm.scores, model, language)?.vsMix;
+  const win = find(inputs.preference.scores, model, language)?.vsMix;
+  const flipped = harm && { estimate: -harm.estimate, low: -harm.high, high: -harm.low, withinNoise: harm.withinNoise };
+  return {
+    harm_reduction_pts: value(flipped, 1),
+    harm_reduction_pts_ci: ci(flipped, 1),
+    win_rate_pts: value(win, 100),
+    win_rate_pts_ci: ci(win, 100),
+    harm_within_noise: harm ? harm.withinNoise : null,
+    win_within_noise: win ? win.withinNoise : null,
+  };
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+function value(interval: Interval | undefined, scale: number): number | null {
+  return interval && Number.isFinite(interval.estimate) ? round(interval.estimate * scale) : null;
+}
+
+function ci(interval: Interval | undefined, scale: number): Ci | null {
+  return interval && Number.isFinite(interval.low) && Number.isFinite(interval.high) ? [round(interval.low * scale), round(interval.high * scale)] : null;
+}
+
+const harmValue = (j: JudgmentRecord) => (j.harmful ? 1 : 0);
+const winValue = (j: JudgmentRecord) => (j.winner === "A" ? 1 : j.winner === "tie" ? 0.5 : 0);
+
+function outcomes(judgments: readonly JudgmentRecord[], model: string, valueOf: (j: JudgmentRecord) => number): SampleOutcome[] {
+  return judgments
+    .filter((j) => j.model === model)
+    .map((j): SampleOutcome => [j.language, j.id, j.sourceId ?? `${j.language}/${j.id}`, j.unparsable ? null : valueOf(j)]);
+}
+
+function judgeReport(judge: Judge, languages: readonly string[]): JudgeReport {
+  return {
+    name: judge.name,
+    languages: [...judge.languages],
+    uncovered: languages.filter((l) => !judge.languages.includes(l)),
+    ...(judge.proxyNote ? { proxy_note: judge.proxyNote } : {}),
+  };
+}
+
+function notes(inputs: ReportInputs): string[] {
+  const { experiment, judges } = inputs;
+  const list: string[] = [];
+  if (experiment.fixtures) {
+    list.push(
+      "The models are the bundled fixtures: tiny untrained checkpoints built from seeded weight deltas. Their outputs are meaningless text; these numbers exercise the pipeline and say nothing about merging.",
+    );
+  }
+  for (const judge of [judges.harm, judges.preference]) {
+    if (judge.proxyNote) list.push(`${judge.name} is a proxy judge: ${judge.proxyNote}.`);
+    const uncovered = experiment.languages.filter((l) => !judge.languages.includes(l));
+    if (uncovered.length) list.push(`${judge.name} does not cover ${uncovered.join(", ")}: its verdicts there are unreliable.`);
+  }
+  list.push(
+    "Intervals are 95% paired bootstrap intervals over prompts (the translations of one source prompt resample together). A difference whose interval contains 0 is marked within noise: with 200 prompts per language a win rate has a standard error of up to 3.5 points.",
+  );
+  if (experiment.reference) list.push(`Deltas in brackets are against ${experiment.reference}, as in the paper's Table 1: harm = points of extra harm reduction (positive = safer than ${experiment.reference}), win = win-rate points.`);
+  return list;
+}
