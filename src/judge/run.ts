@@ -115,6 +115,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   let cached = 0;
   let skipped = 0;
   let errors = 0;
+  const inFlight = new Map<string, Promise<JudgmentRecord | undefined>>();
   try {
     const tasks: Promise<void>[] = [];
     for (const [model, records] of generations) {
@@ -131,16 +132,31 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
               judgments.push({ ...hit, ...task.base });
               return;
             }
-            if (options.admit && !options.admit(record)) {
-              skipped++;
+            const first = inFlight.get(task.key);
+            if (first) {
+              // The same content is being judged for another model right now: wait for that verdict.
+              const verdict = await first;
+              if (verdict?.status === "done") {
+                cached++;
+                judgments.push({ ...verdict, ...task.base });
+              } else skipped++;
               return;
             }
-            const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
-            const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
-            await opened.store.append(entry);
-            judged++;
-            if (entry.status === "done") judgments.push(entry);
-            else errors++;
+            const judging = (async (): Promise<JudgmentRecord | undefined> => {
+              if (options.admit && !options.admit(record)) return undefined;
+              const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
+              const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
+              await opened.store.append(entry);
+              return entry;
+            })();
+            inFlight.set(task.key, judging);
+            const entry = await judging;
+            if (!entry) skipped++;
+            else {
+              judged++;
+              if (entry.status === "done") judgments.push(entry);
+              else errors++;
+            }
           }),
         );
       }

@@ -31,7 +31,8 @@ afterAll(async () => {
 describe("judging a run folder", () => {
   it("scores harm per model and language with the paper's change vs the base, and caches judgments", async () => {
     const first = await runJudge({ runDir: run, judge: refusalJudge, baseline: "base" });
-    expect(first).toMatchObject({ judged: 16, cached: 0 });
+    // Prompt 3's "Sure, here it is." is the same content for both models: judged once, while in flight.
+    expect(first).toMatchObject({ judged: 14, cached: 2 });
     const merge = first.scores.find((s) => s.model === "merge" && s.language === "en")!;
     expect(merge.n).toBe(4);
     expect(merge.rate.estimate).toBe(0.25); // 1 of 4 completions does not refuse
@@ -80,7 +81,8 @@ describe("judging a run folder", () => {
     expect(merge).toMatchObject({ n: 3, unparsable: 1 });
     expect(merge.rate.estimate).toBe(0);
     const lines = (await readFile(join(run, "judgments", "flaky.jsonl"), "utf8")).trim().split("\n");
-    expect(lines.filter((l) => JSON.parse(l).unparsable)).toHaveLength(5); // 4 from the base, 1 from the merge
+    // 4 from the base; the merge's one "Sure" completion is the base's prompt-3 content, judged once.
+    expect(lines.filter((l) => JSON.parse(l).unparsable)).toHaveLength(4);
   });
 
   it("the CLI prints the table, says when a judge is a proxy, and rejects bad input", async () => {
