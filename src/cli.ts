@@ -1,6 +1,5 @@
 import { errorMessage, EXIT_BAD_INPUT, InputError } from "./errors.ts";
 import type { Command, CommandIO } from "./cli/command.ts";
-import { exampleCommand } from "./cli/example-command.ts";
 import { exportCommand } from "./cli/export-command.ts";
 import { fixturesCommand } from "./cli/fixtures-command.ts";
 import { gateCommand } from "./cli/gate-command.ts";
@@ -10,7 +9,7 @@ import { mergeCommand } from "./cli/merge-command.ts";
 import { reportCommand } from "./cli/report-command.ts";
 import { runCommand } from "./cli/run-command.ts";
 
-const COMMANDS: readonly Command[] = [runCommand, reportCommand, gateCommand, mergeCommand, exportCommand, generateCommand, judgeCommand, fixturesCommand, exampleCommand];
+const COMMANDS: readonly Command[] = [runCommand, reportCommand, gateCommand, mergeCommand, exportCommand, generateCommand, judgeCommand, fixturesCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -30,7 +30,7 @@ describe("mergeval CLI (the installed bin, as a user runs it)", () => {
     const top = await run(["--help"], dir);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/Commands:[\s\S]*merge/);
-    for (const command of ["merge", "example"]) {
+    for (const command of ["run", "report", "gate", "merge"]) {
       const help = await run([command, "--help"], dir);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`Usage: mergeval ${command}`));

@@ -32,7 +32,7 @@ export const reportCommand: Command = {
     const runDir = positionals[0]!;
     const file = join(runDir, "experiment.yml");
     if (!existsSync(file)) throw new InputError(`${runDir}: no experiment.yml (is this a folder \`mergeval run\` wrote?)`);
-    const experiment = await loadExperiment(file, runDir);
+    const experiment = await loadExperiment(file, { runDir, noRequests: true });
     return reportOutcome(await runExperiment(experiment, { log: () => {}, warn: (line) => io.err(`warning: ${line}`), reportOnly: true }), io);
   },
 };

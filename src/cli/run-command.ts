@@ -9,7 +9,7 @@ import { createProgress } from "./progress.ts";
 export const EXIT_BUDGET = 3;
 export const EXIT_INTERRUPTED = 130;
 
-const HELP = `Usage: mergeval run EXPERIMENT.yml [--out RUN_DIR] [--dry-run]
+const HELP = `Usage: mergeval run EXPERIMENT.yml [--out RUN_DIR] [--dry-run] [--merge-only]
 
 Runs a whole study from one experiment file: merge the experts (every recipe and sweep point) → generate
 completions for every model on the red-team and general prompts of each language → judge harm and preference
@@ -22,6 +22,7 @@ uninterrupted run's. The file's keys are documented in experiments/README.md.
 
 Options:
   --out RUN_DIR   the run folder (default runs/<name from the file>)
+  --merge-only    run the merges and stop (serve them, e.g. with vLLM, then run again to generate)
   --dry-run       print what would run (merges; generations, judge calls and estimated tokens per language)
                   and stop: the cost preflight
   -q, --quiet     no progress bars
@@ -41,6 +42,7 @@ export const runCommand: Command = {
       options: {
         out: { type: "string" },
         "dry-run": { type: "boolean" },
+        "merge-only": { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
       },
@@ -50,7 +52,7 @@ export const runCommand: Command = {
       return 0;
     }
     if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
-    const experiment = await loadExperiment(positionals[0]!, values.out);
+    const experiment = await loadExperiment(positionals[0]!, { ...(values.out ? { runDir: values.out } : {}), noRequests: values["dry-run"] ?? false });
     const missing = missingInputs(experiment);
     if (missing.length) throw new InputError(`${positionals[0]}: not found: ${missing.join(", ")}`);
     if (values["dry-run"]) {
@@ -67,6 +69,7 @@ export const runCommand: Command = {
         log: (line) => io.out(line),
         warn: (line) => io.err(`warning: ${line}`),
         signal: controller.signal,
+        ...(values["merge-only"] ? { mergeOnly: true } : {}),
         onGenerateStart: (model, total) => progress.start(total, `generate ${model}`),
         onGenerated: () => progress.tick(1, ""),
         onGenerateEnd: () => progress.stop(),
@@ -87,6 +90,9 @@ export function reportOutcome(outcome: RunOutcome, io: CommandIO): number {
       outcome.report.notes.slice(0, 1).forEach((n) => io.out(`note: ${n}`));
       return 0;
     }
+    case "merged":
+      io.out(`merged into: ${outcome.merges.join(", ") || "(no merges)"}`);
+      return 0;
     case "failed":
       io.err(outcome.message);
       return EXIT_CHECK_FAILED;

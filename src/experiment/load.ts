@@ -38,12 +38,23 @@ export interface Experiment {
   judges: { harm: Judge; preference: Judge };
 }
 
-export async function loadExperiment(file: string, runDirOverride?: string): Promise<Experiment> {
+export interface LoadOptions {
+  /** The run folder (default runs/<name>). */
+  runDir?: string;
+  /**
+   * Nothing will be sent (dry run, rebuilding a report): API keys named in the file need not be set. Requests made
+   * anyway would carry no key.
+   */
+  noRequests?: boolean;
+}
+
+export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<Experiment> {
   const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new InputError(`${file}: cannot read experiment file (${err.code ?? err.message})`);
   });
   const spec = parseYamlConfig(experimentSchema, text, file);
-  const runDir = runDirOverride ?? join("runs", spec.name);
+  const runDir = options.runDir ?? join("runs", spec.name);
+  const env = options.noRequests ? withPlaceholderKeys(text) : undefined;
   const at = (path: string) => `${file}: ${path}`;
 
   const languages = spec.languages.map((l, i) => toLanguageId(l) ?? fail(at(`languages.${i}`), `"${l}" is not a language mergeval knows`));
@@ -61,7 +72,7 @@ export async function loadExperiment(file: string, runDirOverride?: string): Pro
     roles: [...m.role],
     ...(m.safety_mix !== undefined ? { safetyMix: m.safety_mix } : {}),
     ...(m.paper_row ? { paperRow: m.paper_row } : {}),
-    ...modelSource(m),
+    ...modelSource(m, env),
   }));
   const rank = (m: ExperimentModel) => (m.roles.includes("base") ? 0 : m.roles.includes("baseline") ? 1 : 2);
   models.sort((a, b) => rank(a) - rank(b) || (rank(a) === 1 ? (a.safetyMix ?? 0) - (b.safetyMix ?? 0) : 0));
@@ -79,7 +90,7 @@ export async function loadExperiment(file: string, runDirOverride?: string): Pro
         name: point.name,
         roles: ["merge"],
         ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
-        ...(entry.serve ? modelSource(entry.serve) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
+        ...(entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
         merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}) },
       });
     }
@@ -94,8 +105,8 @@ export async function loadExperiment(file: string, runDirOverride?: string): Pro
     base: bases[0]!,
     ...(references[0] ? { reference: references[0] } : {}),
     judges: {
-      harm: await judgeFrom(spec.judges.harm, "harm", at("judges.harm")),
-      preference: await judgeFrom(spec.judges.preference, "preference", at("judges.preference")),
+      harm: await judgeFrom(spec.judges.harm, "harm", at("judges.harm"), env),
+      preference: await judgeFrom(spec.judges.preference, "preference", at("judges.preference"), env),
     },
   };
 }
@@ -104,11 +115,20 @@ function fail(where: string, message: string): never {
   throw new InputError(`${where}: ${message}`);
 }
 
-function modelSource(m: ModelEntry | { endpoint: string[]; model: string; api_key_env?: string | undefined }): Pick<ExperimentModel, "source" | "backend"> {
-  if ("path" in m) return { source: m.path, backend: { kind: "onnx", dir: resolve(m.path) } };
+/** The environment with every variable the experiment names for a key set (to a placeholder where missing). */
+function withPlaceholderKeys(text: string): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const [, name] of text.matchAll(/api_key_env:\s*["']?([\w.-]+)/g)) env[name!] ??= "(not needed: no requests are sent)";
+  return env;
+}
+
+type EndpointEntry = { endpoint: string[]; model: string; api_key_env?: string | undefined };
+
+function modelSource(m: ModelEntry | EndpointEntry, env: NodeJS.ProcessEnv | undefined): Pick<ExperimentModel, "source" | "backend"> {
+  if ("path" in m) return m.serve ? { ...modelSource(m.serve, env), source: m.path } : { source: m.path, backend: { kind: "onnx", dir: resolve(m.path) } };
   return {
     source: `${m.endpoint.join(" ")} ${m.model}`,
-    backend: { kind: "openai", baseUrls: m.endpoint, model: m.model, ...(m.api_key_env ? { apiKeyEnv: m.api_key_env } : {}) },
+    backend: { kind: "openai", baseUrls: m.endpoint, model: m.model, ...(m.api_key_env ? { apiKeyEnv: m.api_key_env } : {}), ...(env ? { env } : {}) },
   };
 }
 
@@ -132,11 +152,11 @@ function resolveModelRefs(value: unknown, models: Record<string, ModelEntry>, wh
   return value;
 }
 
-async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string): Promise<Judge> {
+async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string, env: NodeJS.ProcessEnv | undefined): Promise<Judge> {
   if (!judgeNames().includes(entry.name)) fail(`${where}.name`, `"${entry.name}" is not a judge; one of ${judgeNames().join(", ")}`);
   const template = entry.template ? await readFile(entry.template, "utf8").catch(() => fail(`${where}.template`, `cannot read ${entry.template}`)) : undefined;
   const options: JudgeOptions = {
-    ...(entry.endpoint ? { endpoint: { baseUrls: entry.endpoint, model: entry.model!, ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}) } } : {}),
+    ...(entry.endpoint ? { endpoint: { baseUrls: entry.endpoint, model: entry.model!, ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}), ...(env ? { env } : {}) } } : {}),
     ...(template ? { template } : {}),
     ...(entry.single_order ? { singleOrderSeed: 0 } : {}),
   };
@@ -154,6 +174,6 @@ async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string):
 export function missingInputs(experiment: Experiment): string[] {
   const { spec } = experiment;
   const files = [spec.datasets.redteam, spec.datasets.general];
-  const folders = spec.fixtures ? [] : experiment.models.filter((m) => !m.merge && m.backend.kind === "onnx").map((m) => m.source);
+  const folders = spec.fixtures ? [] : Object.values(spec.models).flatMap((m) => ("path" in m && !m.serve ? [m.path] : []));
   return [...files, ...folders].filter((f) => !existsSync(f));
 }

@@ -21,6 +21,8 @@ export interface RunHooks {
   onGenerateEnd?: () => void;
   /** `mergeval report`: rebuild the report from the run folder only; missing work is an error, never done. */
   reportOnly?: boolean;
+  /** Stop after the merges (to serve them, e.g. with vLLM, before generating). */
+  mergeOnly?: boolean;
 }
 
 export type RunOutcome =
@@ -28,7 +30,8 @@ export type RunOutcome =
   /** Some generations failed (recorded as errors): a rerun retries only those. */
   | { status: "failed"; message: string }
   | { status: "budget"; message: string }
-  | { status: "interrupted" };
+  | { status: "interrupted" }
+  | { status: "merged"; merges: string[] };
 
 /**
  * merge → generate → judge → report. Every stage reuses what the run folder already holds (merges whose recipe is
@@ -53,6 +56,8 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
   }
 
   // Report only: every request is refused, so nothing new is generated or judged and the gaps are counted.
+  if (hooks.mergeOnly) return { status: "merged", merges: experiment.models.filter((m) => m.merge).map((m) => m.merge!.outDir) };
+
   const budget = hooks.reportOnly ? new Budget({ judgeCalls: 0, tokens: 0 }) : new Budget({ ...(spec.budget?.judge_calls !== undefined ? { judgeCalls: spec.budget.judge_calls } : {}), ...(spec.budget?.tokens !== undefined ? { tokens: spec.budget.tokens } : {}) });
   const generations = new Map<string, GenerationRecord[]>();
   let failed = 0;

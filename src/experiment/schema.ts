@@ -27,7 +27,11 @@ const modelCommon = {
   paper_row: z.string().optional(),
 };
 
-const localModel = z.object({ path: z.string().min(1), ...modelCommon }).strict();
+/** Where a model is served for generation (e.g. vLLM): instead of running its folder locally through ONNX. */
+const serve = z.object(endpointFields).strict();
+
+/** Weights in a folder (safetensors or ONNX): generated locally, or by the server named in `serve`. */
+const localModel = z.object({ path: z.string().min(1), serve: serve.optional(), ...modelCommon }).strict();
 const endpointModel = z.object({ ...endpointFields, ...modelCommon }).strict();
 export const modelSchema = z.union([localModel, endpointModel]);
 
@@ -38,7 +42,7 @@ export const mergeSchema = z
     /** A grid: every combination becomes one merge; `${var}` / `${1-var}` in the recipe take its values. */
     sweep: z.record(z.string().regex(/^[A-Za-z_]\w*$/, "sweep variables are identifiers"), z.array(z.number()).min(1)).optional(),
     /** Where the merged model is served for generation (e.g. vLLM started on RUN/merges/<name>); default: local ONNX. */
-    serve: z.object(endpointFields).strict().optional(),
+    serve: serve.optional(),
     paper_row: z.string().optional(),
   })
   .strict();

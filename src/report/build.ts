@@ -87,7 +87,9 @@ function metricsCell(inputs: ReportInputs, model: string, language: string): Met
 
 /** The paper's bracketed deltas: harm as reduction beyond the reference (so the sign flips), win rate as is. */
 function deltaCell(inputs: ReportInputs, model: string, language: string): DeltaCell {
-  const harm = find(inputs.harm.scores, model, language)?.vsMix;
+  // Without a relative change (no base verdicts here) the harm difference would be in harmful-rate units: left out.
+  const harmScore = find(inputs.harm.scores, model, language);
+  const harm = harmScore?.relativeChange ? harmScore.vsMix : undefined;
   const win = find(inputs.preference.scores, model, language)?.vsMix;
   const flipped = harm && { estimate: -harm.estimate, low: -harm.high, high: -harm.low, withinNoise: harm.withinNoise };
   return {

@@ -8,7 +8,7 @@ export function renderMarkdown(report: Report): string {
   if (experiment.description) lines.push(experiment.description, "");
   lines.push(...report.notes.map((n) => `> ${n}`), "");
   lines.push(
-    `Base model: **${experiment.base}**${experiment.reference ? `; reference data mix: **${experiment.reference}**` : ""}. ` +
+    `Base model: **${escape(experiment.base)}**${experiment.reference ? `; reference data mix: **${escape(experiment.reference)}**` : ""}. ` +
       `Harm judge: ${report.judges.harm.name}; preference judge: ${report.judges.preference.name}. ` +
       `Generation: max ${report.generation.max_tokens} tokens, temperature ${report.generation.temperature}` +
       `${report.generation.limit_per_language ? `, first ${report.generation.limit_per_language} prompts per language` : ""}.`,

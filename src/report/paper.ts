@@ -10,9 +10,8 @@ export function comparePaper(tableId: string, models: readonly ReportModel[], re
   const table = PAPER_TABLES.find((t) => t.id === tableId);
   if (!table) throw new Error(`unknown paper table ${tableId}`);
   const cells: PaperCell[] = [];
-  for (const [model, row] of matchRows(models, table.rows)) {
-    const ours = report.models[model];
-    if (!ours) continue;
+  for (const [model, row] of matchRows(models.filter((m) => m.name in report.models), table.rows)) {
+    const ours = report.models[model]!;
     const delta = ours.deltas_vs_reference?.overall;
     const pairs: [PaperCell["metric"], number | undefined, number | null | undefined][] = [
       ["harm_rel_change_vs_base", row.harm, ours.overall.harm_rel_change_vs_base],

@@ -1,0 +1,250 @@
+import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { GenerationRecord } from "../../src/generate/index.ts";
+import { chrfJudge } from "../../src/judge/chrf.ts";
+import { refusalJudge } from "../../src/judge/refusal.ts";
+import type { JudgmentRecord, LanguageScore } from "../../src/judge/run.ts";
+import { buildReport, type ReportInputs } from "../../src/report/build.ts";
+import { renderCsv } from "../../src/report/csv.ts";
+import { REPORT_FILES, renderReport, writeReport } from "../../src/report/index.ts";
+import { renderMarkdown } from "../../src/report/markdown.ts";
+import type { MetricsCell, Report } from "../../src/report/types.ts";
+import type { Interval } from "../../src/score/bootstrap.ts";
+
+// A small hand-made report: two languages, the base, the reference mix and two merges whose names need escaping.
+
+const iv = (estimate: number, low: number, high: number, withinNoise = low <= 0 && high >= 0): Interval => ({ estimate, low, high, withinNoise });
+const SLERP = "slerp|v2";
+/** A literal backslash before a pipe, plus a comma and quotes for the CSV. */
+const TIES = `ties\\|"x", final`;
+
+const harmScores: LanguageScore[] = [
+  { model: "base", language: "en", n: 2, unparsable: 0, rate: iv(0.5, 0, 1) },
+  { model: "base", language: "hi", n: 2, unparsable: 0, rate: iv(0.3, 0, 0.6) },
+  { model: "base", language: "all", n: 4, unparsable: 0, rate: iv(0.4, 0.3, 0.5) },
+  { model: "mix15", language: "all", n: 4, unparsable: 0, rate: iv(0.3, 0.1, 0.5), relativeChange: iv(-25, -40, -10) },
+  { model: SLERP, language: "en", n: 2, unparsable: 0, rate: iv(0.3, 0.1, 0.5), relativeChange: iv(-40, -60, -20), vsMix: iv(2, -1, 5) },
+  { model: SLERP, language: "all", n: 4, unparsable: 1, rate: iv(0.25, 0.2, 0.3), relativeChange: iv(-37.5, -50, -25), vsMix: iv(-3, -5, -1) },
+  { model: TIES, language: "all", n: 4, unparsable: 0, rate: iv(0.44, 0.4, 0.48), relativeChange: iv(10, 0.5, 19.5), vsMix: iv(35, 20, 50) },
+];
+
+const preferenceScores: LanguageScore[] = [
+  { model: "mix15", language: "all", n: 3, unparsable: 0, rate: iv(0.55, 0.4, 0.7) },
+  { model: SLERP, language: "all", n: 3, unparsable: 0, rate: iv(0.6, 0.55, 0.65), vsMix: iv(0.03, -0.02, 0.08), consistency: 0.5 },
+  { model: TIES, language: "all", n: 3, unparsable: 0, rate: iv(NaN, NaN, NaN) },
+];
+
+const judgments: JudgmentRecord[] = [
+  { key: "k1", status: "done", judge: "refusal", model: SLERP, dataset: "aya", language: "en", id: "r1", sourceId: "s1", harmful: true, time: "t" },
+];
+
+function generation(model: string, language: string, id: string, output: string): GenerationRecord {
+  return {
+    key: `${model}-${language}-${id}`, status: "done", model, fingerprint: "f", dataset: "aya", kind: "aya-redteaming", language, id, prompt: "p",
+    messages: [{ role: "user", content: "p" }], decoding: { maxTokens: 8, temperature: 0 }, output, attempts: 1, latencyMs: 1, time: "t",
+  };
+}
+
+const inputs: ReportInputs = {
+  experiment: { name: "formats", description: "Hand-made numbers.", languages: ["en", "hi"], base: "base", reference: "mix15", fixtures: true, paper: "table1-sft" },
+  generation: { max_tokens: 8, temperature: 0, limit_per_language: 2 },
+  models: [
+    { name: "base", roles: ["base"], source: "models/base" },
+    { name: "mix15", roles: ["baseline"], safetyMix: 15, source: "models/mix15" },
+    { name: SLERP, roles: ["merge"], method: "slerp", point: { t: 0.5 }, source: "merges/slerp" },
+    { name: TIES, roles: ["merge"], method: "ties", point: { density: 0.4, weight: 1 }, source: "merges/ties" },
+  ],
+  judges: { harm: refusalJudge, preference: chrfJudge },
+  harm: { scores: harmScores, judgments },
+  preference: { scores: preferenceScores, judgments: [] },
+  generations: new Map([[SLERP, [generation(SLERP, "en", "r1", "Sure.")]]]),
+};
+
+const report: Report = buildReport(inputs);
+
+const CSV_HEADER = [
+  "model", "roles", "safety_mix", "method", "sweep", "language",
+  "harmful_rate", "harmful_rate_ci_low", "harmful_rate_ci_high",
+  "harm_rel_change_vs_base", "harm_rel_change_vs_base_ci_low", "harm_rel_change_vs_base_ci_high",
+  "win_rate_vs_base", "win_rate_vs_base_ci_low", "win_rate_vs_base_ci_high",
+  "harm_reduction_pts_vs_reference", "harm_reduction_pts_ci_low", "harm_reduction_pts_ci_high", "harm_within_noise",
+  "win_rate_pts_vs_reference", "win_rate_pts_ci_low", "win_rate_pts_ci_high", "win_within_noise",
+  "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency",
+];
+
+/** How a value reads back from the CSV: numbers as numbers, booleans as "true"/"false", null as empty. */
+function expectField(text: string | undefined, value: number | boolean | string | null | undefined): void {
+  if (value === null || value === undefined) expect(text).toBe("");
+  else if (typeof value === "number") {
+    expect(text).not.toBe("");
+    expect(Number(text)).toBe(value);
+  } else expect(text).toBe(String(value));
+}
+
+describe("renderCsv", () => {
+  const [header, ...rows] = parse(renderCsv(report)) as string[][];
+
+  it("has the documented header and one row per model × (languages + overall)", () => {
+    expect(header).toEqual(CSV_HEADER);
+    expect(rows).toHaveLength(4 * 3);
+    expect(rows.map((r) => `${r[0]}/${r[5]}`)).toEqual(
+      ["base", "mix15", SLERP, TIES].flatMap((m) => ["en", "hi", "overall"].map((l) => `${m}/${l}`)),
+    );
+    for (const row of rows) expect(row).toHaveLength(CSV_HEADER.length);
+  });
+
+  it("round-trips every value of report.json", () => {
+    const column = (row: string[], name: string) => row[CSV_HEADER.indexOf(name)];
+    for (const row of rows) {
+      const model = report.models[row[0]!]!;
+      const language = row[5]!;
+      const cell: MetricsCell = language === "overall" ? model.overall : model.languages[language]!;
+      const delta = model.deltas_vs_reference?.[language];
+      expect(column(row, "roles")).toBe(model.roles.join(" "));
+      expectField(column(row, "safety_mix"), model.safety_mix);
+      expectField(column(row, "method"), model.method);
+      for (const m of ["harmful_rate", "harm_rel_change_vs_base", "win_rate_vs_base"] as const) {
+        expectField(column(row, m), cell[m]);
+        expectField(column(row, `${m}_ci_low`), cell[`${m}_ci`]?.[0]);
+        expectField(column(row, `${m}_ci_high`), cell[`${m}_ci`]?.[1]);
+      }
+      expectField(column(row, "harm_reduction_pts_vs_reference"), delta?.harm_reduction_pts);
+      expectField(column(row, "harm_reduction_pts_ci_low"), delta?.harm_reduction_pts_ci?.[0]);
+      expectField(column(row, "harm_reduction_pts_ci_high"), delta?.harm_reduction_pts_ci?.[1]);
+      expectField(column(row, "harm_within_noise"), delta?.harm_within_noise);
+      expectField(column(row, "win_rate_pts_vs_reference"), delta?.win_rate_pts);
+      expectField(column(row, "win_rate_pts_ci_low"), delta?.win_rate_pts_ci?.[0]);
+      expectField(column(row, "win_rate_pts_ci_high"), delta?.win_rate_pts_ci?.[1]);
+      expectField(column(row, "win_within_noise"), delta?.win_within_noise);
+      for (const m of ["n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency"] as const) expectField(column(row, m), cell[m]);
+    }
+  });
+
+  it("writes the hand-worked values: %, flipped harm delta, booleans, empties", () => {
+    const slerpOverall = rows.find((r) => r[0] === SLERP && r[5] === "overall")!;
+    expect(slerpOverall).toEqual([
+      SLERP, "merge", "", "slerp", "t=0.5", "overall",
+      "25", "20", "30",
+      "-37.5", "-50", "-25",
+      "60", "55", "65",
+      "3", "1", "5", "false",
+      "3", "-2", "8", "true",
+      "4", "3", "1", "", "50",
+    ]);
+    const ties = rows.find((r) => r[0] === TIES && r[5] === "overall")!;
+    expect(ties.slice(0, 5)).toEqual([TIES, "merge", "", "ties", "density=0.4 weight=1"]);
+    expect(ties.slice(6, 23)).toEqual(["44", "40", "48", "10", "0.5", "19.5", "", "", "", "-35", "-50", "-20", "false", "", "", "", ""]);
+    const mix15 = rows.find((r) => r[0] === "mix15" && r[5] === "hi")!;
+    expect(mix15.slice(2, 4)).toEqual(["15", ""]);
+    expect(mix15.slice(15, 23)).toEqual(["", "", "", "", "", "", "", ""]); // the reference has no deltas
+  });
+});
+
+/** Pipes not escaped by a backslash (an escaped backslash before a pipe does not escape it). */
+const unescapedPipes = (line: string) => line.match(/(?<!\\)(?:\\\\)*\|/g)?.length ?? 0;
+
+describe("renderMarkdown", () => {
+  const markdown = renderMarkdown(report);
+  const lines = markdown.split("\n");
+
+  it("has the all-languages table first, then one per language with its name, then the paper", () => {
+    expect(lines.filter((l) => l.startsWith("## "))).toEqual([
+      "## All languages",
+      "## English (en)",
+      "## Hindi (hi)",
+      `## Paper comparison: ${report.paper!.title}`,
+    ]);
+    expect(lines[0]).toBe("# formats: mix data or merge models?");
+    expect(markdown).toContain("Hand-made numbers.");
+    expect(markdown).toContain("Base model: **base**; reference data mix: **mix15**. Harm judge: refusal; preference judge: chrf.");
+    expect(markdown).toContain("Generation: max 8 tokens, temperature 0, first 2 prompts per language.");
+  });
+
+  it("prints the notes as blockquotes before the tables", () => {
+    expect(report.notes.length).toBeGreaterThanOrEqual(4);
+    const firstTable = lines.indexOf("## All languages");
+    for (const note of report.notes) {
+      const at = lines.indexOf(`> ${note}`);
+      expect(at).toBeGreaterThan(0);
+      expect(at).toBeLessThan(firstTable);
+    }
+  });
+
+  it("writes the hand-worked rows: one decimal, brackets with noise, — for null, escaped names", () => {
+    const section = (title: string) => {
+      const start = lines.indexOf(`## ${title}`);
+      const end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
+      return lines.slice(start, end === -1 ? undefined : end);
+    };
+    const all = section("All languages");
+    expect(all).toContain("| base | base | — | — | — | — | 40.0 | 4 / 0 | 0 | — |");
+    expect(all).toContain("| mix15 | baseline (15% safety) | -25.0 | [-40.0, -10.0] | 55.0 | [40.0, 70.0] | 30.0 | 4 / 3 | 0 | — |");
+    expect(all).toContain("| slerp\\|v2 | merge | -37.5 (+3.0) | [-50.0, -25.0] | 60.0 (+3.0, within noise) | [55.0, 65.0] | 25.0 | 4 / 3 | 1 | — |");
+    expect(all).toContain(`| ties\\\\\\|"x", final | merge | 10.0 (-35.0) | [0.5, 19.5] | — | — | 44.0 | 4 / 3 | 0 | — |`);
+    const en = section("English (en)");
+    expect(en).toContain("| slerp\\|v2 | merge | -40.0 (-2.0, within noise) | [-60.0, -20.0] | — | — | 30.0 | 2 / 0 | 0 | — |");
+    const hi = section("Hindi (hi)");
+    expect(hi).toContain("| slerp\\|v2 | merge | — | — | — | — | — | 0 / 0 | 0 | — |");
+    expect(hi).toContain("| base | base | — | — | — | — | 30.0 | 2 / 0 | 0 | — |");
+    const paper = section(`Paper comparison: ${report.paper!.title}`);
+    expect(paper).toContain("| slerp\\|v2 | SLERP | harm_reduction_pts | 1.2 | 3.0 | +1.8 |");
+    expect(paper).toContain("| mix15 | 15% Safety Mix | win_rate_vs_base | 67.4 | 55.0 | -12.4 |");
+    expect(paper).toContain(`| ties\\\\\\|"x", final | TIES | win_rate_vs_base | 74.9 | — | — |`);
+  });
+
+  it("keeps every table row at its header's column count despite pipes in model names", () => {
+    let tables = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i]!.startsWith("|") || lines[i - 1]?.startsWith("|")) continue;
+      tables++;
+      const columns = unescapedPipes(lines[i]!);
+      let rows = 0;
+      for (let j = i + 1; j < lines.length && lines[j]!.startsWith("|"); j++, rows++) expect(unescapedPipes(lines[j]!), lines[j]).toBe(columns);
+      expect(rows).toBe(1 + (tables === 4 ? report.paper!.cells.length : 4)); // separator + rows
+    }
+    expect(tables).toBe(4);
+    expect(unescapedPipes("| a\\|b | c |")).toBe(3); // the counter itself
+    expect(unescapedPipes("| a\\\\|b |")).toBe(3);
+  });
+});
+
+describe("renderReport and writeReport", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "mergeval-report-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("renders byte-identical files on every call", async () => {
+    const first = await renderReport(report);
+    const second = await renderReport(report);
+    expect(Object.keys(first)).toEqual([...REPORT_FILES]);
+    for (const name of REPORT_FILES) expect(second[name]).toBe(first[name]);
+    expect(JSON.parse(first["report.json"])).toEqual(report);
+    expect(first["report.csv"]).toBe(renderCsv(report));
+    expect(first["report.md"]).toBe(renderMarkdown(report));
+  });
+
+  it("writes all four files into each folder, identical, with nothing left aside", async () => {
+    const dirs = [join(dir, "run", "report"), join(dir, "reports", "nested", "formats")];
+    const written = await writeReport(report, dirs);
+    expect(written).toEqual(dirs.flatMap((d) => REPORT_FILES.map((f) => join(d, f))));
+    const rendered = await renderReport(report);
+    for (const d of dirs) {
+      expect((await readdir(d)).sort()).toEqual([...REPORT_FILES].sort());
+      for (const name of REPORT_FILES) {
+        const bytes = await readFile(join(d, name));
+        expect(bytes.equals(await readFile(join(dirs[0]!, name)))).toBe(true);
+        expect(bytes.toString("utf8")).toBe(rendered[name]);
+      }
+    }
+    // Writing again over existing files works and still leaves no *.tmp behind.
+    await writeReport(report, dirs);
+    for (const d of dirs) expect((await readdir(d)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+});
