@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sample } from "../datasets/index.ts";
 import { generationsFile, type GenerationRecord } from "../generate/index.ts";
+import { decodingFor } from "./decoding.ts";
 import { estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
 import type { Experiment } from "./load.ts";
 import { loadExperimentSamples } from "./samples.ts";
@@ -33,13 +34,13 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
     const madeFrom = await readFile(join(m.merge.outDir, "mergekit_config.yml"), "utf8").catch(() => undefined);
     merges.push({ name: m.name, method: m.merge.method, upToDate: madeFrom === m.merge.recipeText });
   }
-  const decoding = JSON.stringify({ maxTokens: spec.generation.max_tokens, temperature: spec.generation.temperature });
+  const decoding = JSON.stringify(decodingFor(spec.generation));
   const rows: PreflightRow[] = experiment.languages.map((language) => ({ language, generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 }));
   const row = (language: string) => rows.find((r) => r.language === language)!;
   const { harm, preference } = experiment.judges;
   for (const model of experiment.models) {
     const remerged = merges.find((m) => m.name === model.name && !m.upToDate);
-    const have = remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding);
+    const have = remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding, spec.generation.system);
     const paid = model.backend.kind === "openai";
     const add = (s: Sample) => {
       const r = row(s.language);
@@ -69,15 +70,16 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
   return { merges, rows, total };
 }
 
-async function doneSamples(file: string, decoding: string): Promise<Set<string>> {
+/** Samples done with the same decoding and system message (an approximation of the run's cache key, which needs the model loaded). */
+async function doneSamples(file: string, decoding: string, system: string | undefined): Promise<Set<string>> {
   const text = await readFile(file, "utf8").catch(() => "");
   const have = new Set<string>();
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as GenerationRecord;
-      const d = r.decoding as { maxTokens: number; temperature: number };
-      if (r.status === "done" && JSON.stringify({ maxTokens: d.maxTokens, temperature: d.temperature }) === decoding) have.add(`${r.dataset}\u0000${r.language}\u0000${r.id}`);
+      const recordSystem = r.messages?.find((m) => m.role === "system")?.content;
+      if (r.status === "done" && JSON.stringify(r.decoding) === decoding && recordSystem === system) have.add(`${r.dataset}\u0000${r.language}\u0000${r.id}`);
     } catch {
       // a torn last line: the run that opens the store repairs it
     }

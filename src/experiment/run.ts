@@ -8,6 +8,7 @@ import type { Judge } from "../judge/types.ts";
 import { runMerge } from "../merge/index.ts";
 import { buildReport, writeReport, type Report } from "../report/index.ts";
 import { Budget, estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
+import { decodingFor } from "./decoding.ts";
 import type { Experiment, ExperimentModel } from "./load.ts";
 import { loadExperimentSamples } from "./samples.ts";
 
@@ -154,12 +155,7 @@ async function generateFor(
     model: model.name,
     backend: model.backend,
     samples,
-    decoding: {
-      maxTokens: generation.max_tokens,
-      temperature: generation.temperature,
-      ...(generation.top_p !== undefined ? { topP: generation.top_p } : {}),
-      ...(generation.seed !== undefined ? { seed: generation.seed } : {}),
-    },
+    decoding: decodingFor(generation),
     ...(generation.concurrency ? { concurrency: generation.concurrency } : {}),
     ...(generation.timeout_s ? { timeoutMs: generation.timeout_s * 1000 } : {}),
     ...(generation.system ? { system: generation.system } : {}),

@@ -18,8 +18,8 @@ const PLACEHOLDER = /^\$\{\s*(1\s*-\s*)?([A-Za-z_]\w*)\s*\}$/;
 export function expandSweep(name: string, recipe: Record<string, unknown>, sweep: Record<string, number[]> | undefined, where: string): SweepPoint[] {
   const variables = Object.keys(sweep ?? {});
   if (!sweep || variables.length === 0) {
-    const stray = placeholdersIn(recipe);
-    if (stray.size) throw new InputError(`${where}: \${${[...stray][0]}} is used but there is no sweep`);
+    const stray = stringsWithPlaceholders(recipe);
+    if (stray.length) throw new InputError(`${where}: "${stray[0]}" uses a placeholder but there is no sweep`);
     return [{ name, recipe }];
   }
   const used = placeholdersIn(recipe);
@@ -66,4 +66,11 @@ function substitute(value: unknown, point: Record<string, number>, where: string
   if (Array.isArray(value)) return value.map((v) => substitute(v, point, where));
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, point, where)]));
   return value;
+}
+
+function stringsWithPlaceholders(value: unknown): string[] {
+  if (typeof value === "string") return value.includes("${") ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap(stringsWithPlaceholders);
+  if (value && typeof value === "object") return Object.values(value).flatMap(stringsWithPlaceholders);
+  return [];
 }

@@ -276,17 +276,14 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
     await expectInputError(loadExperiment(file), file, "invalid YAML", "unique");
   });
 
-  // src bug (src/util/yaml-config.ts): with prettyErrors: false the yaml package never sets error.linePos, so YAML
-  // syntax errors carry no line. Fix: `yamlError.linePos?.[0]?.line ?? lineCounter.linePos(yamlError.pos[0]).line`.
-  it.fails("names the line of invalid YAML", async () => {
+  it("names the line of invalid YAML", async () => {
     const file = await variant({}, "name: again");
     await expectInputError(loadExperiment(file), `${file}:14: invalid YAML`);
   });
 
-  it("rejects an unknown top-level key, at the line of the map holding it", async () => {
-    const file = await variant({}, "colour: blue");
-    // Unknown keys are reported at their parent's line (as in merge configs): the top-level map starts on line 1.
-    await expectInputError(loadExperiment(file), `${file}:1: (top level): unknown key(s) colour`);
+  it("rejects an unknown top-level key, at the key's own line", async () => {
+    const file = await variant({}, "colour: blue"); // appended as line 14
+    await expectInputError(loadExperiment(file), `${file}:14: (top level): unknown key(s) colour`);
   });
 
   it("rejects an unknown key in a model, at the model's line", async () => {
@@ -401,7 +398,7 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
     const bad = join(dir, "merges", "bad.yml");
     await writeFile(bad, "merge_method: linear\nmodels:\n  - model: general\n    paramters: { weight: 1 }\n");
     const withBad = await variant({}, "merges:", "  m:", `    recipe: ${bad}`);
-    await expectInputError(loadExperiment(withBad), `${bad}:3: models.0: unknown key(s) paramters`);
+    await expectInputError(loadExperiment(withBad), `${bad}:4: models.0: unknown key(s) paramters`);
   });
 });
 
