@@ -39,6 +39,12 @@ export async function main(argv: string[], io: CommandIO = stdio): Promise<numbe
     io.err(`mergeval: unknown command "${name}"\n\n${usage()}`);
     return EXIT_BAD_INPUT;
   }
+  // Every command's help is its `help` text: asked for anywhere before a `--`, it is all that runs.
+  const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (flags.includes("--help") || flags.includes("-h")) {
+    io.out(command.help);
+    return 0;
+  }
   try {
     return await command.run(rest, io);
   } catch (err) {

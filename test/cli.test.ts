@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModels } from "../src/fixtures/tiny-models.ts";
+import { main } from "../src/cli.ts";
 import { runCli } from "./run-cli.ts";
 
 const run = (args: string[], cwd: string) => runCli(args, { cwd });
@@ -34,6 +35,17 @@ describe("mergeval CLI (the installed bin, as a user runs it)", () => {
       const help = await run([command, "--help"], dir);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`Usage: mergeval ${command}`));
+    }
+  });
+
+  it("gives every command's help for --help or -h anywhere in its arguments, before its flags are parsed", async () => {
+    const names = ["run", "report", "gate", "merge", "export-onnx", "generate", "judge", "fixtures"];
+    for (const name of names) {
+      for (const args of [[name, "--help"], [name, "--bogus", "x", "-h"]]) {
+        const lines: string[] = [];
+        expect(await main(args, { out: (l) => lines.push(l), err: (l) => lines.push(l) })).toBe(0);
+        expect(lines.join("\n")).toMatch(new RegExp(`^Usage: mergeval ${name}`));
+      }
     }
   });
 

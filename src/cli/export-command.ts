@@ -22,11 +22,7 @@ export const exportCommand: Command = {
   summary: "export a LLaMA-family safetensors folder to ONNX for local generation",
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
+    const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
     if (positionals.length < 1 || positionals.length > 2) throw new InputError(`export-onnx takes MODEL_DIR [OUT_DIR]\n\n${HELP}`);
     const started = Date.now();
     const summary = await exportOnnx(positionals[0]!, positionals[1]);

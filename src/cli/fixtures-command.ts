@@ -19,11 +19,7 @@ export const fixturesCommand: Command = {
   summary: "write the tiny deterministic model family (base, experts, 15% mix, monolingual experts)",
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
+    const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
     if (positionals.length !== 1) throw new InputError(`fixtures takes OUT_DIR\n\n${HELP}`);
     const dirs = await writeFixtureFamily(positionals[0]!);
     io.out(`wrote ${dirs.length} fixture models under ${positionals[0]}: ${FAMILY.map((m) => m.name).join(", ")}`);

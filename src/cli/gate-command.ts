@@ -53,13 +53,8 @@ export const gateCommand: Command = {
         strict: { type: "boolean" },
         junit: { type: "string" },
         seed: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) {
-      io.out(HELP);
-      return EXIT_OK;
-    }
     if (positionals.length !== 2) throw new InputError(`gate takes BASELINE_REPORT and CANDIDATE_REPORT (got ${positionals.length} arguments)\n\n${HELP}`);
     const options = {
       maxHarmIncrease: numberFlag(values["max-harm-increase"], "--max-harm-increase", 0),

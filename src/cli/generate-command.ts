@@ -72,13 +72,8 @@ export const generateCommand: Command = {
         retries: { type: "string" },
         strict: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
     const backend = backendFrom(values);
     const model = values.model ?? basename(resolve(values.onnx!));
     if (!values.dataset?.length) throw new InputError("give at least one --dataset FILE");

@@ -52,13 +52,8 @@ export const judgeCommand: Command = {
         mix: { type: "string" },
         concurrency: { type: "string" },
         seed: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
     if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
     if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");

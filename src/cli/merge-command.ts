@@ -41,13 +41,8 @@ export const mergeCommand: Command = {
         force: { type: "boolean" },
         "dry-run": { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) {
-      io.out(MERGE_HELP);
-      return 0;
-    }
     if (positionals.length !== 2) throw new InputError(`merge takes CONFIG.yml and OUT_DIR (got ${positionals.length} arguments)\n\n${MERGE_HELP}`);
     const [configFile, outDir] = positionals as [string, string];
     const seed = intFlag(values.seed, "--seed", 0) ?? 0;

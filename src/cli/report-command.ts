@@ -23,11 +23,7 @@ export const reportCommand: Command = {
   summary: "rebuild a run folder's report (JSON, CSV, Markdown, HTML with charts) from its cached results",
   help: HELP,
   async run(argv, io) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: "boolean", short: "h" } } });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
+    const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
     if (positionals.length !== 1) throw new InputError(`report takes RUN_DIR\n\n${HELP}`);
     const runDir = positionals[0]!;
     const file = join(runDir, "experiment.yml");

@@ -44,13 +44,8 @@ export const runCommand: Command = {
         "dry-run": { type: "boolean" },
         "merge-only": { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
       },
     });
-    if (values.help) {
-      io.out(HELP);
-      return 0;
-    }
     if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
     const experiment = await loadExperiment(positionals[0]!, { ...(values.out ? { runDir: values.out } : {}), noRequests: values["dry-run"] ?? false });
     const missing = missingInputs(experiment);
