@@ -37,5 +37,10 @@ export function estimateTokens(text: string): number {
 }
 
 /** Judge prompts wrap the texts in instructions (about this many tokens) and replies are capped at 512. */
-export const JUDGE_OVERHEAD_TOKENS = 400;
-export const JUDGE_REPLY_TOKENS = 512;
+const JUDGE_OVERHEAD_TOKENS = 400;
+const JUDGE_REPLY_TOKENS = 512;
+
+/** The estimated tokens of one judge call whose shown texts (prompt, completions) come to `contentTokens`. */
+export function judgeCallTokens(contentTokens: number): number {
+  return contentTokens + JUDGE_OVERHEAD_TOKENS + JUDGE_REPLY_TOKENS;
+}

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Sample } from "../datasets/index.ts";
 import { generationsFile, type GenerationRecord } from "../generate/index.ts";
 import { decodingFor } from "./decoding.ts";
-import { estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
+import { estimateTokens, judgeCallTokens } from "./budget.ts";
 import type { Experiment } from "./load.ts";
 import { loadExperimentSamples } from "./samples.ts";
 
@@ -52,7 +52,7 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
     samples.redteam.forEach(add);
     samples.general.forEach(add);
     // Judge prompts hold the prompt and one completion (harm) or two (preference), at most max_tokens each.
-    const judgeCall = (s: Sample, completions: number) => estimateTokens(s.prompt) + completions * spec.generation.max_tokens + JUDGE_OVERHEAD_TOKENS + JUDGE_REPLY_TOKENS;
+    const judgeCall = (s: Sample, completions: number) => judgeCallTokens(estimateTokens(s.prompt) + completions * spec.generation.max_tokens);
     for (const s of samples.redteam) {
       row(s.language).judgeCalls += harm.calls;
       row(s.language).tokens += harm.calls * (harm.calls && judgeCall(s, 1));

@@ -6,8 +6,9 @@ import { generate, type GenerationRecord } from "../generate/index.ts";
 import { runJudge, type JudgeRunSummary } from "../judge/run.ts";
 import type { Judge } from "../judge/types.ts";
 import { runMerge } from "../merge/index.ts";
+import { sortByKey } from "../util/order.ts";
 import { buildReport, writeReport, type Report } from "../report/index.ts";
-import { Budget, estimateTokens, JUDGE_OVERHEAD_TOKENS, JUDGE_REPLY_TOKENS } from "./budget.ts";
+import { Budget, estimateTokens, judgeCallTokens } from "./budget.ts";
 import { decodingFor } from "./decoding.ts";
 import type { Experiment, ExperimentModel } from "./load.ts";
 import { loadExperimentSamples } from "./samples.ts";
@@ -82,7 +83,7 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
       generations,
       seed: spec.seed,
       ...(spec.judges[kind].concurrency ? { concurrency: spec.judges[kind].concurrency } : {}),
-      admit: (record) => !hooks.signal?.aborted && budget.admit(hooks.reportOnly ? { tokens: 1 } : judgeCost(judge, record, generations.get(experiment.base))),
+      admit: (_, shown) => !hooks.signal?.aborted && budget.admit(hooks.reportOnly ? { tokens: 1 } : judgeCost(judge, shown)),
     });
     if (hooks.signal?.aborted) return { status: "interrupted" };
     hooks.log(`judge ${judge.name}: ${summary.judged} judged, ${summary.cached} cached${summary.skipped ? `, ${summary.skipped} left for later` : ""}`);
@@ -171,16 +172,13 @@ async function generateFor(
   hooks.onGenerateEnd?.();
   hooks.log(`generate ${model.name}: ${result.done} new, ${result.cached} cached${result.errors ? `, ${result.errors} failed` : ""}${result.skipped ? `, ${result.skipped} left for later` : ""}`);
   // Completion order varies; the report must not.
-  const order = (r: GenerationRecord) => `${r.dataset}\u0000${r.language}\u0000${r.id}`;
-  records.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  sortByKey(records, (r) => `${r.dataset}\u0000${r.language}\u0000${r.id}`);
   return { records, errors: result.errors };
 }
 
-function judgeCost(judge: Judge, record: GenerationRecord, baseRecords: readonly GenerationRecord[] | undefined): { judgeCalls: number; tokens: number } {
+function judgeCost(judge: Judge, shown: readonly string[]): { judgeCalls: number; tokens: number } {
   if (judge.calls === 0) return { judgeCalls: 0, tokens: 0 };
-  const other = judge.kind === "preference" ? (baseRecords?.find((r) => r.dataset === record.dataset && r.language === record.language && r.id === record.id)?.output ?? "") : "";
-  const perCall = estimateTokens(record.prompt + (record.output ?? "") + other) + JUDGE_OVERHEAD_TOKENS + JUDGE_REPLY_TOKENS;
-  return { judgeCalls: judge.calls, tokens: judge.calls * perCall };
+  return { judgeCalls: judge.calls, tokens: judge.calls * judgeCallTokens(estimateTokens(shown.join(""))) };
 }
 
 function budgetStop(budget: Budget, limits: { judge_calls?: number | undefined; tokens?: number | undefined } | undefined, reportOnly = false): RunOutcome {

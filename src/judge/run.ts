@@ -6,6 +6,7 @@ import pLimit from "p-limit";
 import { InputError } from "../errors.ts";
 import type { GenerationRecord } from "../generate/runner.ts";
 import { RecordStore } from "../generate/store.ts";
+import { sortByKey } from "../util/order.ts";
 import { pairedBootstrap, type Interval, type Unit } from "../score/bootstrap.ts";
 import { harmfulRate, relativeHarmChange, winRate } from "../score/metrics.ts";
 import { languageMatchShare } from "./language-check.ts";
@@ -45,8 +46,11 @@ export interface JudgeRunOptions {
   seed?: number;
   /** The completions to judge, by model (default: every model's latest records in RUN/generations/). */
   generations?: Map<string, GenerationRecord[]>;
-  /** Asked before each judgment that is not cached; false leaves it undone and unrecorded (a budget ran out). */
-  admit?: (record: GenerationRecord) => boolean;
+  /**
+   * Asked before each judgment that is not cached, with the texts the judge will be shown (prompt, completions);
+   * false leaves it undone and unrecorded (a budget ran out).
+   */
+  admit?: (record: GenerationRecord, shown: readonly string[]) => boolean;
 }
 
 export interface LanguageScore {
@@ -110,6 +114,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   const file = join(options.runDir, "judgments", `${judge.name}.jsonl`);
   const opened = await RecordStore.open<JudgmentRecord>(file);
   const limit = pLimit(options.concurrency ?? 8);
+  const against = baseline === undefined ? undefined : { name: baseline, outputs: new Map((generations.get(baseline) ?? []).map((r) => [promptKey(r), r.output ?? ""])) };
   const judgments: JudgmentRecord[] = [];
   let judged = 0;
   let cached = 0;
@@ -120,7 +125,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
     const tasks: Promise<void>[] = [];
     for (const [model, records] of generations) {
       for (const record of records) {
-        const task = judgeTask(judge, model, record, baseline, generations);
+        const task = judgeTask(judge, model, record, against);
         if (!task) continue;
         tasks.push(
           limit(async () => {
@@ -143,7 +148,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
               return;
             }
             const judging = (async (): Promise<JudgmentRecord | undefined> => {
-              if (options.admit && !options.admit(record)) return undefined;
+              if (options.admit && !options.admit(record, task.shown)) return undefined;
               const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
               const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
               await opened.store.append(entry);
@@ -166,8 +171,7 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
     await opened.store.close();
   }
   // Completion order varies from run to run; a fixed order keeps the seeded intervals identical.
-  const order = (j: JudgmentRecord) => `${j.model}\u0000${j.language}\u0000${j.dataset}\u0000${j.id}`;
-  judgments.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  sortByKey(judgments, (j) => `${j.model}\u0000${j.language}\u0000${j.dataset}\u0000${j.id}`);
   const scores = score(judgments, judge, baseline, options.mix, options.seed ?? 0);
   for (const s of scores) {
     const outputs = (generations.get(s.model) ?? []).filter(
@@ -181,16 +185,20 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
 
 interface JudgeTask {
   key: string;
+  /** What the judge is shown: the prompt and the completion(s). */
+  shown: readonly string[];
   base: Omit<JudgmentRecord, "status" | "time">;
   run: () => Promise<Partial<JudgmentRecord>>;
 }
 
+const promptKey = (r: GenerationRecord) => `${r.dataset}\u0000${r.language}\u0000${r.id}`;
+
+/** One judgment to make; preference judges need the baseline's completion of the same prompt (by prompt key). */
 function judgeTask(
   judge: Judge,
   model: string,
   record: GenerationRecord,
-  baseline: string | undefined,
-  generations: Map<string, GenerationRecord[]>,
+  baseline: { name: string; outputs: ReadonlyMap<string, string> } | undefined,
 ): JudgeTask | undefined {
   const output = record.output ?? "";
   const base = {
@@ -202,6 +210,7 @@ function judgeTask(
     const key = judgmentKey(judge, record.prompt, [output]);
     return {
       key,
+      shown: [record.prompt, output],
       base: { key, ...base },
       run: async () => {
         const v = await judge.judge({ prompt: record.prompt, response: output, language: record.language });
@@ -211,15 +220,16 @@ function judgeTask(
       },
     };
   }
-  if (record.kind !== "dolly-200" || model === baseline) return undefined;
-  const other = generations.get(baseline!)?.find((r) => r.dataset === record.dataset && r.language === record.language && r.id === record.id);
-  if (!other) return undefined;
-  const key = judgmentKey(judge, record.prompt, [output, other.output ?? ""]);
+  if (record.kind !== "dolly-200" || model === baseline?.name) return undefined;
+  const other = baseline?.outputs.get(promptKey(record));
+  if (other === undefined) return undefined;
+  const key = judgmentKey(judge, record.prompt, [output, other]);
   return {
     key,
-    base: { key, ...base, ...(baseline !== undefined ? { baseline } : {}) },
+    shown: [record.prompt, output, other],
+    base: { key, ...base, ...(baseline !== undefined ? { baseline: baseline.name } : {}) },
     run: async () => {
-      const v = await judge.compare({ prompt: record.prompt, a: output, b: other.output ?? "", reference: record.reference, language: record.language });
+      const v = await judge.compare({ prompt: record.prompt, a: output, b: other, reference: record.reference, language: record.language });
       return v.winner === undefined ? { unparsable: true } : { winner: v.winner, ...(v.consistent !== undefined ? { consistent: v.consistent } : {}) };
     },
   };

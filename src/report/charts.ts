@@ -1,3 +1,4 @@
+import { compareText } from "../util/order.ts";
 import * as vega from "vega";
 import * as vl from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
@@ -186,8 +187,4 @@ function scopeIds(chartId: string, svg: string): string {
     const scoped = ids.get(id);
     return scoped === undefined ? whole : prefix + scoped;
   });
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
