@@ -2,10 +2,10 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from "../errors.ts";
-import { gateReports, parseReport, type GateResult, type GateRow } from "../report/gate.ts";
+import { gateReports, parseReport, percentText, pointsText, type GateResult, type GateRow } from "../report/gate.ts";
 import { gateJunit } from "../report/junit.ts";
 import type { Command } from "./command.ts";
-import { intFlag } from "./flags.ts";
+import { intFlag, numberFlag } from "./flags.ts";
 
 const HELP = `Usage: mergeval gate BASELINE_REPORT CANDIDATE_REPORT [options]
 
@@ -84,13 +84,6 @@ export const gateCommand: Command = {
   },
 };
 
-/** A number flag ≥ `min` (percentage points), or undefined when the flag was not given. */
-function numberFlag(text: string | undefined, flag: string, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n) || n < min) throw new InputError(`${flag}: "${text}" is not a number ≥ ${min}`);
-  return n;
-}
 
 /** A report.json itself, or the folder of a run (report/report.json) or of a report (report.json). */
 async function reportFile(path: string): Promise<string> {
@@ -119,11 +112,11 @@ function table(result: GateResult): string[] {
     row.language,
     CHECK_LABEL[row.check],
     String(row.n),
-    percent(row.baseline),
-    percent(row.candidate),
-    row.difference === null ? "n/a" : points(row.difference),
-    row.ci === null ? "n/a" : `[${points(row.ci[0])}, ${points(row.ci[1])}]`,
-    `≤ ${points(row.allowance)}`,
+    percentText(row.baseline),
+    percentText(row.candidate),
+    row.difference === null ? "n/a" : pointsText(row.difference),
+    row.ci === null ? "n/a" : `[${pointsText(row.ci[0])}, ${pointsText(row.ci[1])}]`,
+    `≤ ${pointsText(row.allowance)}`,
     statusLabel(row, result.strict),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -148,8 +141,4 @@ function verdict(result: GateResult): string {
 }
 
 const where = (row: GateRow) => `${row.check} in ${row.language}`;
-const percent = (v: number | null) => (v === null ? "n/a" : `${v.toFixed(1)}%`);
-function points(v: number): string {
-  const rounded = Number(v.toFixed(1)) || 0; // no "-0.0"
-  return `${rounded > 0 ? "+" : ""}${rounded.toFixed(1)}`;
-}
+

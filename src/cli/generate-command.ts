@@ -7,7 +7,7 @@ import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
 import { generate, type BackendSpec } from "../generate/index.ts";
 import { DEFAULT_RETRY } from "../generate/retry.ts";
 import type { Command } from "./command.ts";
-import { intFlag } from "./flags.ts";
+import { intFlag, numberFlag } from "./flags.ts";
 import { createProgress } from "./progress.ts";
 
 const HELP = `Usage: mergeval generate MODEL --dataset FILE [--dataset FILE …] --out RUN_DIR [options]
@@ -89,8 +89,7 @@ export const generateCommand: Command = {
     }
     if (samples.length === 0) throw new InputError(`no prompts to generate for${languages ? ` languages ${languages.join(",")}` : ""}`);
 
-    const temperature = values.temperature === undefined ? 0 : Number(values.temperature);
-    if (!(temperature >= 0)) throw new InputError(`--temperature: "${values.temperature}" is not a number ≥ 0`);
+    const temperature = numberFlag(values.temperature, "--temperature", 0) ?? 0;
     const decoding = {
       maxTokens: intFlag(values["max-tokens"], "--max-tokens", 1) ?? 256,
       temperature,

@@ -251,3 +251,14 @@ export function gateStatus(difference: number, low: number, high: number, allowa
 function exceeds(value: number, allowance: number): boolean {
   return value > allowance + 1e-9;
 }
+
+/** A gate rate for people: one decimal and a percent sign, "n/a" when missing. */
+export function percentText(v: number | null): string {
+  return v === null ? "n/a" : `${v.toFixed(1)}%`;
+}
+
+/** A difference in points, signed, one decimal, never "-0.0". */
+export function pointsText(v: number): string {
+  const rounded = Number(v.toFixed(1)) || 0;
+  return `${rounded > 0 ? "+" : ""}${rounded.toFixed(1)}`;
+}

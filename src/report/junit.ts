@@ -1,4 +1,4 @@
-import type { GateResult, GateRow } from "./gate.ts";
+import { percentText, pointsText, type GateResult, type GateRow } from "./gate.ts";
 
 /** The gate as JUnit XML, which CI systems show per test: one testcase per language × check. */
 export function gateJunit(result: GateResult, name: string): string {
@@ -40,8 +40,8 @@ function rowSummary(row: GateRow, result: GateResult): string {
   if (row.difference === null || row.ci === null) return `${what}: ${row.status} (no prompt judged for both models)`;
   const direction = row.check === "harm" ? "increase" : "drop";
   return (
-    `${what}: ${result.candidateModel} ${pct(row.candidate)} vs ${result.baselineModel} ${pct(row.baseline)}, ` +
-    `${direction} ${pts(row.difference)} pts [95% CI ${pts(row.ci[0])}, ${pts(row.ci[1])}], allowed ${pts(row.allowance)} (n=${row.n}): ${row.status}`
+    `${what}: ${result.candidateModel} ${percentText(row.candidate)} vs ${result.baselineModel} ${percentText(row.baseline)}, ` +
+    `${direction} ${pointsText(row.difference)} pts [95% CI ${pointsText(row.ci[0])}, ${pointsText(row.ci[1])}], allowed ${pointsText(row.allowance)} (n=${row.n}): ${row.status}`
   );
 }
 
@@ -53,11 +53,6 @@ function explanation(row: GateRow, result: GateResult): string {
     : "The estimate exceeds the allowance but the interval includes it.";
 }
 
-const pct = (v: number | null) => (v === null ? "n/a" : `${v.toFixed(1)}%`);
-function pts(v: number): string {
-  const rounded = Number(v.toFixed(1)) || 0; // no "-0.0"
-  return `${rounded > 0 ? "+" : ""}${rounded.toFixed(1)}`;
-}
 
 /** Escapes text for XML attributes and content, dropping characters XML 1.0 cannot carry at all. */
 export function xml(text: string): string {
