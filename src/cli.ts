@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { errorMessage, EXIT_BAD_INPUT, InputError } from "./errors.ts";
 import type { Command, CommandIO } from "./cli/command.ts";
 import { exportCommand } from "./cli/export-command.ts";
@@ -21,9 +22,14 @@ function usage(): string {
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "Run `mergeval <command> --help` for a command's options.",
+    "Run `mergeval <command> --help` for a command's options, `mergeval --version` for the version.",
     "Exit codes: 0 ok, 1 a check failed, 2 bad input or usage.",
   ].join("\n");
+}
+
+/** package.json is one folder up from src/cli.ts and from its build, dist/cli.js. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
 const stdio: CommandIO = { out: (line) => console.log(line), err: (line) => console.error(line) };
@@ -33,6 +39,10 @@ export async function main(argv: string[], io: CommandIO = stdio): Promise<numbe
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.out(usage());
     return name === undefined ? EXIT_BAD_INPUT : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(version());
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTinyModels } from "../src/fixtures/tiny-models.ts";
 import { main } from "../src/cli.ts";
-import { runCli } from "./run-cli.ts";
+import { BIN, runCli } from "./run-cli.ts";
 
 const run = (args: string[], cwd: string) => runCli(args, { cwd });
 
@@ -35,6 +35,27 @@ describe("mergeval CLI (the installed bin, as a user runs it)", () => {
       const help = await run([command, "--help"], dir);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`Usage: mergeval ${command}`));
+    }
+  });
+
+  it("prints the package's version for --version and -v", async () => {
+    const { version } = JSON.parse(await readFile("package.json", "utf8")) as { version: string };
+    for (const flag of ["--version", "-v"]) expect(await run([flag], dir)).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+  });
+
+  it("loads no command's dependencies for help, version and flag errors (start-up stays fast)", async () => {
+    // A loader hook that refuses every package but tsx and its esbuild (the fallback that runs src/ when dist/
+    // is stale): a command importing its dependencies statically instead of inside run fails here.
+    const hook = `export async function load(url, context, next) {
+      if (/\\/node_modules\\/(?!tsx\\/|esbuild\\/)/.test(url)) throw new Error("loaded " + url);
+      return next(url, context);
+    }`;
+    const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    for (const args of [["--help"], ["--version"], ["run", "--help"], ["merge", "ties.yml", "out", "--bogus"], ["gate", "a"]]) {
+      const result = await promisify(execFile)(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, BIN, ...args], { cwd: dir }).catch(
+        (err: { code: number; stderr: string }) => err,
+      );
+      expect(result.stderr, args.join(" ")).not.toMatch(/loaded /);
     }
   });
 

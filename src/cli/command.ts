@@ -3,7 +3,11 @@ export interface CommandIO {
   err: (line: string) => void;
 }
 
-/** One subcommand: its help text and what it does. Returns the exit code. */
+/**
+ * One subcommand: its help text and what it does. Returns the exit code.
+ * Every command module is loaded for `mergeval --help`, so it stays light: name, summary and help are plain
+ * values, and `run` imports what it needs (`await import(...)`) after parsing its flags.
+ */
 export interface Command {
   name: string;
   summary: string;

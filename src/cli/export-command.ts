@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
-import { exportOnnx } from "../models/export.ts";
 import type { Command } from "./command.ts";
 
 const HELP = `Usage: mergeval export-onnx MODEL_DIR [OUT_DIR]
@@ -24,6 +23,7 @@ export const exportCommand: Command = {
   async run(argv, io) {
     const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
     if (positionals.length < 1 || positionals.length > 2) throw new InputError(`export-onnx takes MODEL_DIR [OUT_DIR]\n\n${HELP}`);
+    const { exportOnnx } = await import("../models/export.ts");
     const started = Date.now();
     const summary = await exportOnnx(positionals[0]!, positionals[1]);
     io.out(`exported ${summary.tensors} tensors (${(summary.bytes / 1e6).toFixed(1)} MB of ONNX) to ${summary.outDir}/onnx/model.onnx in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -2,10 +2,13 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_CHECK_FAILED, EXIT_OK, InputError } from "../errors.ts";
-import { gateReports, parseReport, percentText, pointsText, type GateResult, type GateRow } from "../report/gate.ts";
-import { gateJunit } from "../report/junit.ts";
+import type * as Gate from "../report/gate.ts";
+import type { GateResult, GateRow } from "../report/gate.ts";
 import type { Command } from "./command.ts";
 import { intFlag, numberFlag } from "./flags.ts";
+
+// Loaded by run, not for --help (the report schema brings zod); the helpers below use them too.
+let gateReports: typeof Gate.gateReports, parseReport: typeof Gate.parseReport, percentText: typeof Gate.percentText, pointsText: typeof Gate.pointsText;
 
 const HELP = `Usage: mergeval gate BASELINE_REPORT CANDIDATE_REPORT [options]
 
@@ -56,6 +59,8 @@ export const gateCommand: Command = {
       },
     });
     if (positionals.length !== 2) throw new InputError(`gate takes BASELINE_REPORT and CANDIDATE_REPORT (got ${positionals.length} arguments)\n\n${HELP}`);
+    ({ gateReports, parseReport, percentText, pointsText } = await import("../report/gate.ts"));
+    const { gateJunit } = await import("../report/junit.ts");
     const options = {
       maxHarmIncrease: numberFlag(values["max-harm-increase"], "--max-harm-increase", 0),
       maxWinrateDrop: numberFlag(values["max-winrate-drop"], "--max-winrate-drop", 0),

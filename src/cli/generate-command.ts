@@ -1,14 +1,11 @@
 import { basename, resolve } from "node:path";
 import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
-import { loadDataset } from "../datasets/index.ts";
 import type { Sample } from "../datasets/types.ts";
 import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
-import { generate, type BackendSpec } from "../generate/index.ts";
-import { DEFAULT_RETRY } from "../generate/retry.ts";
+import type { BackendSpec } from "../generate/index.ts";
 import type { Command } from "./command.ts";
 import { intFlag, numberFlag } from "./flags.ts";
-import { createProgress } from "./progress.ts";
 
 const HELP = `Usage: mergeval generate MODEL --dataset FILE [--dataset FILE …] --out RUN_DIR [options]
 
@@ -78,6 +75,10 @@ export const generateCommand: Command = {
     const model = values.model ?? basename(resolve(values.onnx!));
     if (!values.dataset?.length) throw new InputError("give at least one --dataset FILE");
     if (!values.out) throw new InputError("--out RUN_DIR is required");
+    const { loadDataset } = await import("../datasets/index.ts");
+    const { generate } = await import("../generate/index.ts");
+    const { DEFAULT_RETRY } = await import("../generate/retry.ts");
+    const { createProgress } = await import("./progress.ts");
     const languages = values.languages?.split(",").map((l) => l.trim()).filter(Boolean);
     const limit = intFlag(values.limit, "--limit", 1);
 

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
-import { runJudge, type LanguageScore } from "../judge/run.ts";
+import type { LanguageScore } from "../judge/run.ts";
 import type { Interval } from "../score/bootstrap.ts";
 import type { Command } from "./command.ts";
 import { intFlag } from "./flags.ts";
@@ -55,6 +55,7 @@ export const judgeCommand: Command = {
       },
     });
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
+    const { runJudge } = await import("../judge/run.ts");
     if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
     if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");
     const template = values.template

@@ -1,7 +1,5 @@
 import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
-import { runMerge } from "../merge/index.ts";
-import { createProgress } from "./progress.ts";
 import { parseByteSize } from "./size.ts";
 import type { Command } from "./command.ts";
 import { intFlag } from "./flags.ts";
@@ -44,6 +42,8 @@ export const mergeCommand: Command = {
       },
     });
     if (positionals.length !== 2) throw new InputError(`merge takes CONFIG.yml and OUT_DIR (got ${positionals.length} arguments)\n\n${MERGE_HELP}`);
+    const { runMerge } = await import("../merge/index.ts");
+    const { createProgress } = await import("./progress.ts");
     const [configFile, outDir] = positionals as [string, string];
     const seed = intFlag(values.seed, "--seed", 0) ?? 0;
     const threads = intFlag(values.threads, "--threads", 1);

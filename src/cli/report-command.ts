@@ -2,7 +2,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { InputError } from "../errors.ts";
-import { loadExperiment, runExperiment } from "../experiment/index.ts";
 import type { Command } from "./command.ts";
 import { reportOutcome } from "./run-command.ts";
 
@@ -28,6 +27,7 @@ export const reportCommand: Command = {
     const runDir = positionals[0]!;
     const file = join(runDir, "experiment.yml");
     if (!existsSync(file)) throw new InputError(`${runDir}: no experiment.yml (is this a folder \`mergeval run\` wrote?)`);
+    const { loadExperiment, runExperiment } = await import("../experiment/index.ts");
     const experiment = await loadExperiment(file, { runDir, noRequests: true });
     return reportOutcome(await runExperiment(experiment, { log: () => {}, warn: (line) => io.err(`warning: ${line}`), reportOnly: true }), io);
   },

@@ -1,9 +1,8 @@
 import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
-import { loadExperiment, missingInputs, preflight, renderPreflight, runExperiment, type RunOutcome } from "../experiment/index.ts";
+import type { RunOutcome } from "../experiment/index.ts";
 import type { Command, CommandIO } from "./command.ts";
-import { createProgress } from "./progress.ts";
 
 /** The run stopped at the experiment's budget: finished work is kept, a rerun with a larger budget continues. */
 export const EXIT_BUDGET = 3;
@@ -47,6 +46,8 @@ export const runCommand: Command = {
       },
     });
     if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
+    const { loadExperiment, missingInputs, preflight, renderPreflight, runExperiment } = await import("../experiment/index.ts");
+    const { createProgress } = await import("./progress.ts");
     const experiment = await loadExperiment(positionals[0]!, { ...(values.out ? { runDir: values.out } : {}), noRequests: values["dry-run"] ?? false });
     const missing = missingInputs(experiment);
     if (missing.length) throw new InputError(`${positionals[0]}: not found: ${missing.join(", ")}`);
