@@ -58,9 +58,9 @@ describe("rank selection", () => {
 });
 
 describe("config parsing", () => {
-  it("names the line of an unknown key", () => {
+  it("names the line of an unknown key, with a suggestion", () => {
     const text = "merge_method: ties\nbase_model: a\nmodels:\n  - model: b\n    paramters: {weight: 1}\n";
-    expect(() => parseMergeConfig(text, "r.yml")).toThrow(/r\.yml:5: models\.0: unknown key\(s\) paramters/);
+    expect(() => parseMergeConfig(text, "r.yml")).toThrow('r.yml:5: models.0.paramters: unknown key — did you mean "parameters"?');
   });
   it("names the line of a wrong type", () => {
     expect(() => parseMergeConfig("merge_method: 3\nmodels: [{model: a}]\n", "r.yml")).toThrow(/r\.yml:1: merge_method/);
