@@ -1,4 +1,4 @@
 import { defineConfig } from "vitest/config";
 
-// Many tests start the real CLI (a tsx process, ~1 s each); on 2 busy cores the 5 s default is too tight.
+// Many tests start the real CLI in its own process; on 2 busy cores the 5 s default is too tight.
 export default defineConfig({ test: { testTimeout: 30_000 } });

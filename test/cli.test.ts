@@ -104,6 +104,18 @@ describe("mergeval CLI (the installed bin, as a user runs it)", () => {
     expect(readdirSync(join(dir, "threaded"))).toContain("model.safetensors");
   });
 
+  it.runIf(existsSync(resolve("dist/merge/index.js")))("a merge on worker threads runs from the compiled build (dist/) without tsx", async () => {
+    const script = [
+      `import { runMerge } from ${JSON.stringify(resolve("dist/merge/index.js"))};`,
+      `const s = await runMerge({ configFile: "ties.yml", outDir: "threaded-dist", threads: 2, parallelMinBytes: 0 });`,
+      `console.log("done", s.tensors);`,
+    ].join("\n");
+    await writeFile(join(dir, "threaded-dist.mjs"), script);
+    const { stdout } = await promisify(execFile)(process.execPath, ["threaded-dist.mjs"], { cwd: dir });
+    expect(stdout.trim()).toBe("done 39");
+    expect(readdirSync(join(dir, "threaded-dist"))).toContain("model.safetensors");
+  });
+
   it("exits 2 with the file named on a bad recipe and leaves no output", async () => {
     await writeFile(join(dir, "bad.yml"), "models:\n  - {model: models/nowhere, parameters: {weight: 1}}\nmerge_method: linear\n");
     const result = await run(["merge", "bad.yml", "never"], dir);

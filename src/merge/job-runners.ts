@@ -42,7 +42,7 @@ export class WorkerPool implements JobRunner {
 
   constructor(readonly concurrency: number) {
     for (let i = 0; i < concurrency; i++) {
-      const worker = new Worker(new URL("./worker-entry.mjs", import.meta.url));
+      const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url));
       worker.on("message", (reply: WorkerReply) => this.settle(worker, reply));
       worker.on("error", (err) => this.failAll(worker, err));
       this.idle.push(worker);
