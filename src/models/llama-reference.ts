@@ -1,54 +1,13 @@
 import { InputError } from "../errors.ts";
 import { Checkpoint } from "../merge/safetensors/checkpoint.ts";
 import { decodeToFloat32, type FloatDtype } from "../merge/safetensors/dtype.ts";
+import type { HiddenAct, LlamaConfig } from "./llama-config.ts";
 
 /**
  * A plain float64 forward pass of LLaMA-family decoders (llama, mistral, qwen2) straight from safetensors: slow,
- * written for clarity, used to check exported ONNX graphs independently. No cache: every call runs the whole
- * sequence with a causal mask.
+ * written for clarity, used to check exported ONNX graphs independently (it shares only the config parser with
+ * the exporter). No cache: every call runs the whole sequence with a causal (or sliding-window) mask.
  */
-export interface LlamaConfig {
-  vocab: number;
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  rmsEps: number;
-  ropeTheta: number;
-  tiedEmbeddings: boolean;
-}
-
-export const SUPPORTED_MODEL_TYPES = ["llama", "mistral", "qwen2"] as const;
-
-export function parseLlamaConfig(config: Record<string, unknown>, where: string): LlamaConfig {
-  const type = config.model_type;
-  if (!SUPPORTED_MODEL_TYPES.includes(type as (typeof SUPPORTED_MODEL_TYPES)[number])) {
-    throw new InputError(`${where}: model_type ${JSON.stringify(type)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
-  }
-  if (config.rope_scaling !== undefined && config.rope_scaling !== null) throw new InputError(`${where}: rope_scaling is not supported`);
-  const num = (key: string, fallback?: number): number => {
-    const value = config[key] ?? fallback;
-    if (typeof value !== "number") throw new InputError(`${where}: ${key} is missing or not a number`);
-    return value;
-  };
-  const hidden = num("hidden_size");
-  const heads = num("num_attention_heads");
-  return {
-    vocab: num("vocab_size"),
-    hidden,
-    intermediate: num("intermediate_size"),
-    layers: num("num_hidden_layers"),
-    heads,
-    kvHeads: num("num_key_value_heads", heads),
-    headDim: num("head_dim", hidden / heads),
-    rmsEps: num("rms_norm_eps", 1e-6),
-    ropeTheta: num("rope_theta", 10000),
-    tiedEmbeddings: config.tie_word_embeddings === true,
-  };
-}
-
 export type Weights = (name: string) => Float64Array | undefined;
 
 /** Loads every tensor of a checkpoint folder as float64. */
@@ -74,25 +33,27 @@ export function llamaLogits(config: LlamaConfig, weights: Weights, ids: readonly
     if (!w) throw new InputError(`tensor ${name} is missing`);
     return w;
   };
-  const { hidden, layers, heads, kvHeads, headDim, rmsEps } = config;
+  const { hidden, layers, heads, kvHeads, headDim, rmsEps, bias } = config;
+  const act = ACTIVATIONS[config.hiddenAct];
+  const proj = (x: Float64Array, name: string, withBias: boolean) => linear(x, need(`${name}.weight`), withBias ? need(`${name}.bias`) : undefined);
   const embed = need("model.embed_tokens.weight");
   let states = ids.map((id) => embed.slice(id * hidden, (id + 1) * hidden));
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`;
     const normed = states.map((x) => rmsNorm(x, need(`${p}input_layernorm.weight`), rmsEps));
-    const q = normed.map((x, pos) => rope(linear(x, need(`${p}self_attn.q_proj.weight`), weights(`${p}self_attn.q_proj.bias`)), heads, headDim, pos, config.ropeTheta));
-    const k = normed.map((x, pos) => rope(linear(x, need(`${p}self_attn.k_proj.weight`), weights(`${p}self_attn.k_proj.bias`)), kvHeads, headDim, pos, config.ropeTheta));
-    const v = normed.map((x) => linear(x, need(`${p}self_attn.v_proj.weight`), weights(`${p}self_attn.v_proj.bias`)));
-    const attended = q.map((_, t) => causalAttention(q, k, v, t, heads, kvHeads, headDim));
-    states = states.map((x, t) => add(x, linear(attended[t]!, need(`${p}self_attn.o_proj.weight`))));
+    const q = normed.map((x, pos) => rope(proj(x, `${p}self_attn.q_proj`, bias.qkv), heads, headDim, pos, config.ropeTheta));
+    const k = normed.map((x, pos) => rope(proj(x, `${p}self_attn.k_proj`, bias.qkv), kvHeads, headDim, pos, config.ropeTheta));
+    const v = normed.map((x) => proj(x, `${p}self_attn.v_proj`, bias.qkv));
+    const attended = q.map((_, t) => attention(q, k, v, t, config.slidingWindow[l] ?? null, heads, kvHeads, headDim));
+    states = states.map((x, t) => add(x, proj(attended[t]!, `${p}self_attn.o_proj`, bias.o)));
     states = states.map((x) => {
       const n = rmsNorm(x, need(`${p}post_attention_layernorm.weight`), rmsEps);
-      const gate = linear(n, need(`${p}mlp.gate_proj.weight`));
-      const up = linear(n, need(`${p}mlp.up_proj.weight`));
-      return add(x, linear(gate.map((g, i) => silu(g) * up[i]!), need(`${p}mlp.down_proj.weight`)));
+      const gate = proj(n, `${p}mlp.gate_proj`, bias.mlp);
+      const up = proj(n, `${p}mlp.up_proj`, bias.mlp);
+      return add(x, proj(gate.map((g, i) => act(g) * up[i]!), `${p}mlp.down_proj`, bias.mlp));
     });
   }
-  const head = (config.tiedEmbeddings ? undefined : weights("lm_head.weight")) ?? embed; // tied, or no head stored
+  const head = config.tiedEmbeddings ? embed : need("lm_head.weight");
   return states.map((x) => linear(rmsNorm(x, need("model.norm.weight"), rmsEps), head));
 }
 
@@ -145,29 +106,61 @@ function rope(x: Float64Array, heads: number, headDim: number, position: number,
   return out;
 }
 
-/** Position t attends to positions ≤ t; query head h reads key/value head ⌊h / (heads / kvHeads)⌋ (GQA). */
-function causalAttention(q: Float64Array[], k: Float64Array[], v: Float64Array[], t: number, heads: number, kvHeads: number, headDim: number): Float64Array {
+/**
+ * Position t attends to positions s ≤ t, and with a sliding window w only to t - w < s ≤ t (the w most recent,
+ * itself included); query head h reads key/value head ⌊h / (heads / kvHeads)⌋ (GQA).
+ */
+function attention(q: Float64Array[], k: Float64Array[], v: Float64Array[], t: number, window: number | null, heads: number, kvHeads: number, headDim: number): Float64Array {
   const out = new Float64Array(heads * headDim);
   const group = heads / kvHeads;
+  const first = window === null ? 0 : Math.max(0, t - window + 1);
   for (let h = 0; h < heads; h++) {
     const kv = Math.floor(h / group);
-    const scores = Array.from({ length: t + 1 }, (_, s) => {
+    const scores: number[] = [];
+    for (let s = first; s <= t; s++) {
       let dot = 0;
       for (let d = 0; d < headDim; d++) dot += q[t]![h * headDim + d]! * k[s]![kv * headDim + d]!;
-      return dot / Math.sqrt(headDim);
-    });
+      scores.push(dot / Math.sqrt(headDim));
+    }
     const max = Math.max(...scores);
     const exp = scores.map((s) => Math.exp(s - max));
     const total = exp.reduce((a, b) => a + b, 0);
-    for (let s = 0; s <= t; s++) {
-      const p = exp[s]! / total;
-      for (let d = 0; d < headDim; d++) out[h * headDim + d] = out[h * headDim + d]! + p * v[s]![kv * headDim + d]!;
-    }
+    exp.forEach((e, i) => {
+      const p = e / total;
+      for (let d = 0; d < headDim; d++) out[h * headDim + d] = out[h * headDim + d]! + p * v[first + i]![kv * headDim + d]!;
+    });
   }
   return out;
 }
 
-const silu = (x: number) => x / (1 + Math.exp(-x));
+/** transformers' ACT2FN, in float64. */
+const ACTIVATIONS: Record<HiddenAct, (x: number) => number> = {
+  silu: (x) => x / (1 + Math.exp(-x)),
+  gelu: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)), // nn.GELU(), exact
+  gelu_pytorch_tanh: geluTanh, // nn.GELU(approximate="tanh")
+  gelu_new: geluTanh, // NewGELUActivation: the same formula
+};
+
+function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+}
+
+/**
+ * The error function to about 1e-15 (checked against libm), from the series erf(x) = 2/√π · e^(−x²) · Σₙ 2ⁿ x^(2n+1) / (1·3·…·(2n+1)),
+ * whose terms are all of x's sign (no cancellation, unlike the Taylor series) and which converges for every x.
+ * |x| ≥ 6 gives ±1: 1 − erf(6) ≈ 2e-17.
+ */
+export function erf(x: number): number {
+  if (Math.abs(x) >= 6) return Math.sign(x);
+  let term = x;
+  let sum = x;
+  for (let n = 1; Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (2 * x * x) / (2 * n + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
+}
+
 const add = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]!);
 
 export function argmax(values: Float64Array): number {

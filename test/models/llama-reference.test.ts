@@ -4,9 +4,25 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAMILY, familyConfig, writeFixtureFamily } from "../../src/fixtures/family.ts";
 import { seededRng } from "../../src/merge/rng.ts";
-import { llamaGreedy, llamaLogits, loadWeights, parseLlamaConfig, type LlamaConfig } from "../../src/models/llama-reference.ts";
+import { parseLlamaConfig, type LlamaConfig } from "../../src/models/llama-config.ts";
+import { erf, llamaGreedy, llamaLogits, loadWeights } from "../../src/models/llama-reference.ts";
 
-const CONFIG: LlamaConfig = { vocab: 11, hidden: 8, intermediate: 12, layers: 2, heads: 4, kvHeads: 2, headDim: 2, rmsEps: 1e-6, ropeTheta: 10000, tiedEmbeddings: false };
+const CONFIG: LlamaConfig = {
+  modelType: "llama",
+  vocab: 11,
+  hidden: 8,
+  intermediate: 12,
+  layers: 2,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 2,
+  rmsEps: 1e-6,
+  ropeTheta: 10000,
+  hiddenAct: "silu",
+  slidingWindow: [null, null],
+  bias: { qkv: false, o: false, mlp: false },
+  tiedEmbeddings: false,
+};
 
 function randomWeights(config: LlamaConfig, seed: number): Map<string, Float64Array> {
   const rng = seededRng("ref", seed);
@@ -93,8 +109,70 @@ describe("LLaMA reference forward pass (float64)", () => {
     }
   });
 
+  it("with a sliding window w, position t sees positions t − w < s ≤ t, as transformers' sliding_window_overlay", () => {
+    const oneLayer: LlamaConfig = { ...CONFIG, layers: 1, slidingWindow: [3] };
+    const logits = (tokens: number[]) => llamaLogits(oneLayer, (n) => weights.get(n), tokens)[6]!;
+    const base = [3, 1, 4, 1, 5, 9, 2];
+    const changed = (at: number) => base.map((id, i) => (i === at ? 7 : id));
+    expect(logits(changed(3))).toEqual(logits(base)); // 6 − 3 = 3: outside the window
+    expect(logits(changed(4))).not.toEqual(logits(base)); // 4 > 6 − 3: inside
+    const full = llamaLogits({ ...oneLayer, slidingWindow: [null] }, (n) => weights.get(n), base);
+    const wide = llamaLogits({ ...oneLayer, slidingWindow: [7] }, (n) => weights.get(n), base);
+    wide.forEach((row, t) => close(row, full[t]!)); // a window as long as the sequence is full attention
+  });
+
+  it("computes erf to about 1e-15 (float GELU needs 1e-7)", () => {
+    const known: [number, number][] = [
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [3, 0.9999779095030014],
+      [4.5, 0.9999999998033839],
+      [5.9, 0.9999999999999999],
+      [7, 1],
+    ];
+    for (const [x, value] of known) {
+      expect(Math.abs(erf(x) - value)).toBeLessThan(2e-15);
+      expect(erf(-x)).toBe(-erf(x));
+    }
+  });
+
+  it("reads config.json with transformers' defaults for each model type", () => {
+    const config = (overrides: Record<string, unknown>) => parseLlamaConfig({ ...familyConfig(), ...overrides }, "c");
+    const base = config({ hidden_act: undefined, tie_word_embeddings: undefined });
+    expect(base).toMatchObject({ hiddenAct: "silu", tiedEmbeddings: false, slidingWindow: [null, null, null, null], ropeTheta: 10000, headDim: 16 });
+    expect(base.bias).toEqual({ qkv: false, o: false, mlp: false });
+    expect(config({ attention_bias: true, mlp_bias: true }).bias).toEqual({ qkv: true, o: true, mlp: true });
+    expect(config({ model_type: "qwen2", attention_bias: true, mlp_bias: true }).bias).toEqual({ qkv: true, o: false, mlp: false });
+    expect(config({ model_type: "mistral", attention_bias: true }).bias).toEqual({ qkv: false, o: false, mlp: false });
+    // Sliding windows: llama has none; mistral's defaults to 4096; qwen2's needs use_sliding_window.
+    expect(config({ sliding_window: 2 }).slidingWindow).toEqual([null, null, null, null]);
+    expect(config({ model_type: "mistral", max_position_embeddings: undefined }).slidingWindow).toEqual([4096, 4096, 4096, 4096]);
+    expect(config({ model_type: "mistral", sliding_window: 4096, max_position_embeddings: 4096 }).slidingWindow).toEqual([null, null, null, null]);
+    expect(config({ model_type: "mistral", sliding_window: null }).slidingWindow).toEqual([null, null, null, null]);
+    expect(config({ model_type: "mistral", sliding_window: 5, layer_types: ["full_attention"] }).slidingWindow).toEqual([5, 5, 5, 5]);
+    expect(config({ model_type: "qwen2", sliding_window: 5 }).slidingWindow).toEqual([null, null, null, null]);
+    expect(config({ model_type: "qwen2", use_sliding_window: true, sliding_window: 5 }).slidingWindow).toEqual([null, null, null, null]); // max_window_layers 28
+    expect(config({ model_type: "qwen2", use_sliding_window: true, sliding_window: 5, max_window_layers: 1 }).slidingWindow).toEqual([null, 5, 5, 5]);
+    const layerTypes = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"];
+    expect(config({ model_type: "qwen2", use_sliding_window: true, sliding_window: 5, layer_types: layerTypes }).slidingWindow).toEqual([5, null, 5, null]);
+    // Key/value heads when the key is absent: llama all heads, mistral 8; head_dim when given.
+    expect(config({ num_key_value_heads: undefined }).kvHeads).toBe(4);
+    expect(config({ model_type: "mistral", num_key_value_heads: undefined, num_attention_heads: 16, hidden_size: 64 }).kvHeads).toBe(8);
+    expect(config({ head_dim: 32 }).headDim).toBe(32);
+    // The default rotary type, however it is spelled, is no scaling.
+    expect(config({ rope_scaling: { rope_type: "default" }, rope_theta: 5e5 }).ropeTheta).toBe(5e5);
+    expect(config({ rope_theta: undefined, rope_parameters: { rope_type: "default", rope_theta: 1e6 } }).ropeTheta).toBe(1e6);
+  });
+
   it("refuses architectures and options it does not implement", () => {
     expect(() => parseLlamaConfig({ ...familyConfig(), model_type: "gpt2" }, "x/config.json")).toThrow(/x\/config.json: model_type "gpt2" is not supported/);
     expect(() => parseLlamaConfig({ ...familyConfig(), rope_scaling: { type: "linear", factor: 2 } }, "c")).toThrow(/rope_scaling/);
+    expect(() => parseLlamaConfig({ ...familyConfig(), hidden_act: "relu2" }, "x/config.json")).toThrow(
+      'x/config.json: hidden_act "relu2" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)',
+    );
+    expect(() => parseLlamaConfig({ ...familyConfig(), tie_word_embeddings: "yes" }, "c")).toThrow('tie_word_embeddings "yes" is not true or false');
   });
 });
