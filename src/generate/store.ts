@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rm, truncate, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { InputError } from "../errors.ts";
-import { isRunning } from "../util/process.ts";
+import { isAlive, ownIdentity, type ProcessIdentity } from "../util/process.ts";
 
 /**
  * An append-only JSONL file of records keyed by `key`, which is also the cache: a record with status "done"
@@ -110,17 +110,34 @@ async function readRecords<R extends StoredRecord>(file: string): Promise<{ done
   return { done, repairedBytes, badLines };
 }
 
-/** One writer per store file: a second run on the same folder would duplicate work and interleave lines. */
+/**
+ * One writer per store file: a second run on the same folder would duplicate work and interleave lines. The lock
+ * file records its holder as JSON (pid, start time, boot id); a lock whose holder is gone, a zombie, or a later
+ * process that reuses its pid is taken over.
+ */
 async function takeLock(lockFile: string, file: string): Promise<void> {
+  const own = JSON.stringify(ownIdentity()) + "\n";
   try {
-    await writeFile(lockFile, String(process.pid), { flag: "wx" });
+    await writeFile(lockFile, own, { flag: "wx" });
     return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
-  const owner = Number(await readFile(lockFile, "utf8").catch(() => ""));
-  if (owner && owner !== process.pid && isRunning(owner)) {
-    throw new InputError(`${file} is in use by another mergeval run (pid ${owner}); wait for it or remove ${lockFile}`);
+  const holder = parseHolder(await readFile(lockFile, "utf8").catch(() => ""));
+  if (holder && holder.pid !== process.pid && isAlive(holder)) {
+    throw new InputError(`${file} is in use by another mergeval run (pid ${holder.pid}); wait for it or remove ${lockFile}`);
   }
-  await writeFile(lockFile, String(process.pid)); // the owner died without cleaning up: take over
+  await writeFile(lockFile, own); // the holder died without cleaning up: take over
+}
+
+/** The holder a lock file names: JSON, or a bare pid as earlier versions wrote (checked by pid alone). */
+function parseHolder(text: string): ProcessIdentity | undefined {
+  if (/^\s*\d+\s*$/.test(text)) return { pid: Number(text) };
+  try {
+    const { pid, start, boot } = JSON.parse(text) as Record<string, unknown>;
+    if (typeof pid !== "number") return undefined;
+    return { pid, start: typeof start === "number" ? start : undefined, boot: typeof boot === "string" ? boot : undefined };
+  } catch {
+    return undefined;
+  }
 }
