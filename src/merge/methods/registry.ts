@@ -1,4 +1,5 @@
 import { InputError } from "../../errors.ts";
+import { closestName } from "../../util/suggest.ts";
 import { breadcrumbs } from "./breadcrumbs.ts";
 import { breadcrumbsTies } from "./breadcrumbs-ties.ts";
 import { dareLinear } from "./dare-linear.ts";
@@ -21,15 +22,26 @@ const METHODS: readonly MergeMethod[] = [
 
 const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
 
+/**
+ * Parameters of mergekit methods mergeval does not implement (multislerp, karcher, sce, ram, ramplus_tl):
+ * mergekit ignores parameters a method does not read, so in a recipe these are unused, not misspelt.
+ */
+const OTHER_MERGEKIT_PARAMETERS = ["normalize_weights", "eps", "max_iter", "tol", "select_topk", "r", "alpha"];
+
 export function methodNames(): string[] {
   return [...BY_NAME.keys()];
+}
+
+/** Every parameter name some mergekit method reads: anything else in a recipe is a typo. */
+export function knownParameterNames(): Set<string> {
+  return new Set([...METHODS.flatMap((m) => Object.keys(m.params)), ...OTHER_MERGEKIT_PARAMETERS]);
 }
 
 export function getMethod(name: string, where: string): MergeMethod {
   const method = BY_NAME.get(name);
   if (!method) {
-    const hint = BY_NAME.has(name.replace(/-/g, "_")) ? ` (did you mean ${name.replace(/-/g, "_")}?)` : "";
-    throw new InputError(`${where}: unknown merge_method "${name}"${hint}; known: ${methodNames().join(", ")}`);
+    const hint = closestName(name, BY_NAME.keys());
+    throw new InputError(`${where}: unknown merge_method "${name}"${hint ? ` (did you mean ${hint}?)` : ""}; known: ${methodNames().join(", ")}`);
   }
   return method;
 }

@@ -1,6 +1,6 @@
 import type { Rng } from "../rng.ts";
 import { dropByMagnitudeRank, dropRandom, keepMagnitudeBand, keepTopMagnitude, l1Norm, l1RescaleFactor } from "../math/sparsify.ts";
-import { bool, defineMethod, num, positive, type MergeMethod, type ParamValue } from "./types.ts";
+import { bool, defineMethod, num, positive, type MergeMethod, type ParamSpec, type ParamValue } from "./types.ts";
 
 type Sparsifier = "none" | "magnitude" | "random" | "magnitude_outliers" | "della_magprune";
 
@@ -25,23 +25,14 @@ export function defineTaskArithmeticMethod(member: FamilyMember): MergeMethod {
     url: member.url,
     base: "required",
     shapes: "base",
-    params: {
-      weight: { scope: "model", type: "number", required: true },
-      density: { scope: "model", type: "number", default: 1, check: positive("density") },
-      gamma: { scope: "model", type: "number", default: 0.01 },
-      epsilon: { scope: "model", type: "number", default: 0.15 },
-      normalize: { scope: "global", type: "boolean", default: member.normalize },
-      rescale: { scope: "global", type: "boolean", default: member.rescale },
-      lambda: { scope: "global", type: "number", default: 1 },
-      int8_mask: { scope: "global", type: "boolean", default: false },
-    },
+    params: familyParams(member),
     checkParams: member.sparsify === "della_magprune" ? checkDellaWindow : undefined,
     merge({ base, models, global, perModel, rng, shape }) {
       if (!base) throw new Error("a base model is required");
       if (models.length === 0) return base;
       const rowLength = shape.length >= 2 ? shape[shape.length - 1]! : base.length;
       const weights = perModel.map((p) => num(p, "weight"));
-      const rescale = bool(global, "rescale") && member.sparsify !== "none";
+      const rescale = member.sparsify !== "none" && bool(global, "rescale");
       // Dᵢ = wᵢ·δᵢ in place: weights apply before sign election (mergekit #474). Sparsifying Dᵢ instead of δᵢ
       // changes nothing (magnitude order, random masks and L1 ratios are all scale-invariant).
       models.forEach((m, i) => {
@@ -56,6 +47,24 @@ export function defineTaskArithmeticMethod(member: FamilyMember): MergeMethod {
       return base;
     },
   });
+}
+
+/**
+ * What each member reads. mergekit also declares `density` and `rescale` for task_arithmetic, where they change
+ * nothing: left out here, so a recipe setting them gets an "unused" warning.
+ */
+function familyParams({ sparsify, normalize, rescale }: FamilyMember): Record<string, ParamSpec> {
+  return {
+    weight: { scope: "model", type: "number", required: true },
+    ...(sparsify !== "none" ? { density: { scope: "model", type: "number", default: 1, check: positive("density") } } : {}),
+    ...(sparsify === "magnitude_outliers" ? { gamma: { scope: "model", type: "number", default: 0.01 } } : {}),
+    ...(sparsify === "della_magprune" ? { epsilon: { scope: "model", type: "number", default: 0.15 } } : {}),
+    normalize: { scope: "global", type: "boolean", default: normalize },
+    ...(sparsify !== "none" ? { rescale: { scope: "global", type: "boolean", default: rescale } } : {}),
+    lambda: { scope: "global", type: "number", default: 1 },
+    // Only the dtype of mergekit's internal masks: accepted, with no numeric effect.
+    int8_mask: { scope: "global", type: "boolean", default: false },
+  } satisfies Record<string, ParamSpec>;
 }
 
 /** m ← w·(m − base) in place; returns the L1 norm of the result, computed in the same pass. */
@@ -74,10 +83,9 @@ function scaleInPlace(values: Float32Array, factor: number): void {
 }
 
 function sparsifyTaskVector(kind: Sparsifier, delta: Float32Array, params: Readonly<Record<string, ParamValue>>, rng: Rng, rowLength: number): void {
+  if (kind === "none") return;
   const density = num(params, "density");
   switch (kind) {
-    case "none":
-      return;
     case "magnitude":
       return keepTopMagnitude(delta, density);
     case "random":
