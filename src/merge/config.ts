@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { parseYamlConfig } from "../util/yaml-config.ts";
+import { readYamlConfig } from "../util/yaml-config.ts";
+import { getMethod } from "./methods/registry.ts";
+import { checkParameterNames } from "./recipe-parameters.ts";
 
 /** The mergekit YAML schema, read as-is (the subset mergeval runs; other keys fail with a clear message). */
 
@@ -55,9 +57,15 @@ export async function loadMergeConfig(file: string): Promise<LoadedConfig> {
   return { file, text, config: parseMergeConfig(text, file) };
 }
 
-/** Parses and validates a mergekit YAML; errors name the file, the line and the key. */
+const ONE_RECIPE_PER_FILE =
+  "mergeval reads one recipe per file (mergekit-multi's multi-stage form is not supported): split it into one file per merge";
+
+/**
+ * Parses and validates a mergekit YAML; errors name the file, the line and the key. A parameter name no merge
+ * method reads is an error here; parameters this method ignores are warnings of the plan (buildMergePlan).
+ */
 export function parseMergeConfig(text: string, file: string): MergeConfig {
-  const config = parseYamlConfig(mergeConfigSchema, text, file);
+  const { data: config, lineOf } = readYamlConfig(mergeConfigSchema, text, file, { multiDocumentAdvice: ONE_RECIPE_PER_FILE });
   const unsupported = (what: string) => new InputError(`${file}: ${what}`);
   if (Boolean(config.models) === Boolean(config.slices)) throw unsupported("give exactly one of `models` or `slices`");
   if (config.modules !== undefined) throw unsupported("`modules` (multi-module VLM merges) is not supported yet");
@@ -66,5 +74,8 @@ export function parseMergeConfig(text: string, file: string): MergeConfig {
     throw unsupported(`tokenizer_source: ${config.tokenizer_source} is not supported yet; only "base" is`);
   }
   if (config.chat_template !== undefined) throw unsupported("`chat_template` is not supported yet");
+  const methodLine = lineOf(["merge_method"]);
+  const method = getMethod(config.merge_method, `${file}${methodLine ? `:${methodLine}` : ""}`);
+  checkParameterNames(config, method, lineOf, file);
   return config;
 }

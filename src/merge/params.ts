@@ -28,7 +28,7 @@ export function gradientAt(values: readonly number[], t: number): number {
   return (1 - f) * values[i0]! + f * values[i1]!;
 }
 
-function isFilteredEntry(v: unknown): v is { filter?: string; value: ParameterValue } {
+export function isFilteredEntry(v: unknown): v is { filter?: string; value: ParameterValue } {
   return typeof v === "object" && v !== null && "value" in v;
 }
 

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
+import { yamlKeyLines } from "../util/yaml-config.ts";
 import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
 import type { LoadedConfig, Parameters } from "./config.ts";
 import { getMethod } from "./methods/registry.ts";
 import type { MergeMethod, ParamSpec, ParamValue } from "./methods/types.ts";
 import { resolveModelRef } from "./model-ref.ts";
 import { layerPosition, resolveParameter } from "./params.ts";
+import { recipeWarnings } from "./recipe-parameters.ts";
 import { Checkpoint } from "./safetensors/checkpoint.ts";
 import { isFloatDtype, parseConfigDtype, type FloatDtype } from "./safetensors/dtype.ts";
 import type { TensorEntry } from "./safetensors/header.ts";
@@ -97,13 +99,16 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
     throw new InputError(`${file}: merge_method ${method.name} needs a base_model`);
   }
   const donor = model(baseRef ?? slices[0]!.sources[0]!.ref);
-  const warnings: string[] = [];
+  const tensorWarnings: string[] = [];
   const tasks: TensorTask[] = [];
   for (const output of outputTensors(slices, donor, [...models.values()])) {
-    const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, warnings);
+    const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, tensorWarnings);
     if (task) tasks.push(task);
   }
   if (tasks.length === 0) throw new InputError(`${file}: the merge produces no tensors`);
+  const lineOf = yamlKeyLines(loaded.text);
+  const names = { outputs: tasks.map((t) => t.name), inputsOf: (ref: string) => [...model(ref).checkpoint.tensors.keys()] };
+  const warnings = [...recipeWarnings(config, method, lineOf, file, names), ...tensorWarnings];
   const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
   const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
   return {

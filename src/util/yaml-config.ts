@@ -57,9 +57,18 @@ function parseSource(text: string, file: string, options: YamlConfigOptions): So
     }
     throw new InputError(`${at}: invalid YAML (${yamlError.message.split("\n")[0]})`);
   }
+  return { doc, ...lineFinders(doc, lineCounter) };
+}
+
+/** Where the keys of a (valid) YAML text are written, for checks made after parsing. */
+export function yamlKeyLines(text: string): (path: ConfigPath) => number | undefined {
+  const lineCounter = new LineCounter();
+  return lineFinders(parseDocument(text, { lineCounter }), lineCounter).keyLine;
+}
+
+function lineFinders(doc: Document, lineCounter: LineCounter): Omit<Source, "doc"> {
   const lineAt = (offset: number) => lineCounter.linePos(offset).line;
   return {
-    doc,
     keyLine(path) {
       const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
       const last = path[path.length - 1];
