@@ -17,11 +17,16 @@ Options:
   --threads N              worker threads for the math (default 1; helps TIES/DARE on many cores, costs memory)
   --force                  replace a non-empty OUT_DIR (only after the merge succeeds)
   --dry-run                check the recipe against the checkpoints' headers (models, tensors, shapes,
-                           parameters) and print what would be written; reads no weights, writes nothing
+                           parameters), print every parameter's value per model and layers (after gradients
+                           and filters) and what would be written; reads no weights, writes nothing
+  --strict                 warnings are errors (exit 2): parameters the method does not use, filters that
+                           match no tensor, models skipped for a tensor
   -q, --quiet              no progress bar, no summary line
   -h, --help               show this help
 
-Exit codes: 0 merged, 2 bad input (config, checkpoint, flags).`;
+Parameter names no merge method reads (a typo such as densty) are errors, with a suggestion.
+
+Exit codes: 0 merged, 2 bad input (config, checkpoint, flags; warnings with --strict).`;
 
 export const mergeCommand: Command = {
   name: "merge",
@@ -38,6 +43,7 @@ export const mergeCommand: Command = {
         threads: { type: "string" },
         force: { type: "boolean" },
         "dry-run": { type: "boolean" },
+        strict: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
       },
     });
@@ -60,12 +66,15 @@ export const mergeCommand: Command = {
         threads,
         force: values.force,
         dryRun: values["dry-run"],
+        strict: values.strict,
         onWarning: (w) => io.err(`warning: ${w}`),
         onStart: ({ bytes, method }) => progress.start(bytes, method),
         onTensor: ({ name, bytes }) => progress.tick(bytes, name),
       });
       progress.stop();
       if (values["dry-run"]) {
+        const { formatParameterRows } = await import("../merge/resolved-params.ts");
+        formatParameterRows(summary.parameters ?? []).forEach((line) => io.out(line));
         io.out(
           `ok: ${summary.method} would write ${summary.tensors} tensors (${(summary.bytes / 1e6).toFixed(1)} MB, ` +
             `${summary.shards} shard${summary.shards > 1 ? "s" : ""}) to ${summary.outDir}; ${summary.warnings.length} warning(s)`,

@@ -4,9 +4,11 @@ import { loadMergeConfig } from "./config.ts";
 import { executePlan } from "./execute.ts";
 import { writeModelFolderFiles, StagedOutput } from "./output.ts";
 import { buildMergePlan } from "./plan.ts";
+import { resolvedParameterRows, type ParameterRow } from "./resolved-params.ts";
 import { planShards, ShardWriter, tensorBytes } from "./safetensors/writer.ts";
 
 export { methodNames } from "./methods/registry.ts";
+export { formatParameterRows, type ParameterRow } from "./resolved-params.ts";
 
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;
 const DEFAULT_OVERLAP_BYTES = 64 * 1024 * 1024;
@@ -32,6 +34,8 @@ export interface MergeOptions {
   threads?: number;
   /** Smaller merges stay on this thread even with `threads` > 1 (default 64 MiB of output). */
   parallelMinBytes?: number;
+  /** Warnings (unused parameters, filters matching nothing, skipped models) are errors, raised before any work. */
+  strict?: boolean;
   onWarning?: (message: string) => void;
   onStart?: (info: { tensors: number; bytes: number; method: string }) => void;
   onTensor?: (info: { name: string; index: number; bytes: number }) => void;
@@ -44,6 +48,8 @@ export interface MergeSummary {
   shards: number;
   outDir: string;
   warnings: string[];
+  /** Dry runs: every parameter's resolved value, grouped by model and layers (formatParameterRows prints it). */
+  parameters?: ParameterRow[];
 }
 
 /** mergekit-yaml CONFIG OUT: plan, stream tensor by tensor into a staged folder, then move it into place. */
@@ -51,13 +57,17 @@ export async function runMerge(options: MergeOptions): Promise<MergeSummary> {
   const loaded = await loadMergeConfig(options.configFile);
   const plan = await buildMergePlan(loaded, options.cwd ?? process.cwd());
   try {
+    if (options.strict && plan.warnings.length > 0) {
+      const count = plan.warnings.length;
+      throw new InputError(`${options.configFile}: ${count} warning${count > 1 ? "s" : ""}, which strict mode makes errors:\n${plan.warnings.join("\n")}`);
+    }
     plan.warnings.forEach((w) => options.onWarning?.(w));
     const outShardSize = options.outShardSize ?? DEFAULT_SHARD_BYTES;
     if (!(outShardSize > 0)) throw new InputError(`--out-shard-size must be positive (got ${outShardSize})`);
     const shards = planShards(plan.tasks.map(({ name, dtype, shape }) => ({ name, dtype, shape })), outShardSize);
     const bytes = shards.reduce((sum, s) => sum + s.bytes, 0);
     const summary = { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, warnings: plan.warnings };
-    if (options.dryRun) return { ...summary, outDir: resolve(options.outDir) };
+    if (options.dryRun) return { ...summary, outDir: resolve(options.outDir), parameters: resolvedParameterRows(plan) };
     options.onStart?.({ tensors: plan.tasks.length, bytes, method: plan.method.name });
     const output = await StagedOutput.create(options.outDir, options.force ?? false);
     try {
