@@ -62,6 +62,11 @@ describe("config parsing", () => {
     const text = "merge_method: ties\nbase_model: a\nmodels:\n  - model: b\n    paramters: {weight: 1}\n";
     expect(() => parseMergeConfig(text, "r.yml")).toThrow('r.yml:5: models.0.paramters: unknown key — did you mean "parameters"?');
   });
+  it("a misspelt merge_method key is unknown at its own line, not a missing merge_method", () => {
+    const text = "models: [{model: a, parameters: {weight: 1}}]\nmerge_methd: linear\n";
+    expect(() => parseMergeConfig(text, "r.yml")).toThrow(/^r\.yml:2: merge_methd: unknown key — did you mean "merge_method"\?$/);
+    expect(() => parseMergeConfig("models: [{model: a}]\n", "r.yml")).toThrow(/^r\.yml: merge_method: missing \(required\)$/);
+  });
   it("names the line of a wrong type", () => {
     expect(() => parseMergeConfig("merge_method: 3\nmodels: [{model: a}]\n", "r.yml")).toThrow(/r\.yml:1: merge_method/);
   });
