@@ -1,13 +1,13 @@
 /**
  * `npm run bench`: every benchmark suite, each in its own process.
- *   npm run bench                                  merge, generate and local, with their defaults
+ *   npm run bench                                  merge, generate, local and startup, with their defaults
  *   npm run bench -- --suite merge [merge flags]   one suite; its own flags follow (see bench/merge.ts, bench/generate.ts)
  */
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const SUITES = ["merge", "generate", "local"] as const;
+const SUITES = ["merge", "generate", "local", "startup"] as const;
 const args = process.argv.slice(2);
 const at = args.indexOf("--suite");
 const chosen = at >= 0 ? args[at + 1] : undefined;

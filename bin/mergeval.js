@@ -1,29 +1,7 @@
 #!/usr/bin/env node
-// Runs the compiled build (dist/, made by `npm ci` and `npm test`) when it is newer than every file and folder
-// under src/; otherwise (no build yet, or src/ edited since) the TypeScript sources through tsx, so edited
-// code always runs as written.
-import { readdirSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-
-const root = new URL("../", import.meta.url);
-
-/** The newest modification time under dir, folders included (they change when a file is added or removed). */
-function newest(dir) {
-  let time = statSync(dir).mtimeMs;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    time = Math.max(time, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return time;
-}
-
-function built() {
-  try {
-    return statSync(new URL("dist/.built", root)).mtimeMs;
-  } catch {
-    return -Infinity;
-  }
-}
+// Runs the compiled build (dist/, made by `npm ci` and `npm test`) while it is the build of src/ as it is now;
+// otherwise (no build yet, or src/ edited since) the TypeScript sources through tsx: edited code runs as written.
+import { distIsFresh } from "./fresh.js";
 
 // Piped into `head` and the like: stop quietly when the reader goes away.
 process.stdout.on("error", (err) => {
@@ -31,7 +9,7 @@ process.stdout.on("error", (err) => {
   throw err;
 });
 let cli;
-if (built() >= newest(fileURLToPath(new URL("src", root)))) {
+if (distIsFresh()) {
   cli = await import("../dist/cli.js");
 } else {
   const { register } = await import("tsx/esm/api");
