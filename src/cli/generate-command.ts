@@ -118,6 +118,7 @@ export const generateCommand: Command = {
           progress.start(total, `generate ${model}`);
         },
         onRecord: (record) => progress.tick(1, `${record.language} ${record.id}`),
+        onWarning: (line) => io.err(`warning: ${line}`),
       });
       progress.stop();
       if (!values.quiet) {
@@ -128,7 +129,7 @@ export const generateCommand: Command = {
       }
       if (controller.signal.aborted) return 130;
       if (summary.errors > 0) {
-        io.err(`${summary.errors} prompt(s) failed (their errors are in ${summary.file}); rerun the same command to retry them`);
+        io.err(`${summary.errors} prompt(s) failed (recorded in ${summary.file}):\n  ${summary.causes.lines().join("\n  ")}\nrerun the same command to retry only those`);
         return EXIT_CHECK_FAILED;
       }
       return 0;

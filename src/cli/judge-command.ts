@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { InputError } from "../errors.ts";
+import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
 import type { LanguageScore } from "../judge/run.ts";
@@ -31,7 +31,14 @@ Options:
   --single-order       llm-pairwise: one order per prompt, randomised with --seed (cheaper; no consistency)
   --concurrency N      judgments in flight (default 8)
   --seed N             bootstrap seed (default 0)
-  -h, --help           show this help`;
+  -q, --quiet          no progress bar
+  -h, --help           show this help
+
+An LLM judge's endpoint is checked before the first request (reachable, key accepted, model served): if it
+cannot be used, nothing is judged (exit 2). Requests to an endpoint stop after 3 connection failures in a row.
+
+Exit codes: 0 every judgment made; 1 some judgments failed (recorded with their cause; a rerun retries only
+those); 2 bad input or an unusable endpoint.`;
 
 export const judgeCommand: Command = {
   name: "judge",
@@ -52,10 +59,12 @@ export const judgeCommand: Command = {
         mix: { type: "string" },
         concurrency: { type: "string" },
         seed: { type: "string" },
+        quiet: { type: "boolean", short: "q" },
       },
     });
     if (positionals.length !== 1) throw new InputError(`judge takes RUN_DIR\n\n${HELP}`);
-    const { runJudge } = await import("../judge/run.ts");
+    const { judgeSummaryLine, runJudge } = await import("../judge/run.ts");
+    const { createProgress } = await import("./progress.ts");
     if (!values.judge) throw new InputError(`--judge: give one of ${judgeNames().join(", ")}`);
     if (values.endpoint?.length && !values.model) throw new InputError("--model NAME is required with --endpoint");
     const template = values.template
@@ -68,6 +77,7 @@ export const judgeCommand: Command = {
       ...(template ? { template } : {}),
       ...(values["single-order"] ? { singleOrderSeed: intFlag(values.seed, "--seed", 0) ?? 0 } : {}),
     });
+    const progress = createProgress({ quiet: values.quiet ?? false, unit: "items", periodicMs: 10_000 });
     const summary = await runJudge({
       runDir: positionals[0]!,
       judge,
@@ -75,9 +85,11 @@ export const judgeCommand: Command = {
       mix: values.mix,
       concurrency: intFlag(values.concurrency, "--concurrency", 1),
       seed: intFlag(values.seed, "--seed", 0),
-    });
+      onStart: (total) => progress.start(total, `judge ${judge.name}`),
+      onSettled: () => progress.tick(1, ""),
+    }).finally(() => progress.stop());
     const what = judge.kind === "harm" ? "harmful rate" : `win rate vs ${values.baseline} (ties ½)`;
-    io.out(`${judge.name}: ${summary.judged} judged, ${summary.cached} cached → ${summary.file}`);
+    io.out(`${judge.name}: ${judgeSummaryLine(summary)} → ${summary.file}`);
     if (judge.proxyNote) io.out(`note: ${judge.proxyNote}`);
     const consistency = summary.scores.some((s) => s.consistency !== undefined);
     const mixColumn = summary.scores.some((s) => s.vsMix !== undefined) ? `\tvs ${values.mix}` : "";
@@ -85,6 +97,10 @@ export const judgeCommand: Command = {
     for (const s of summary.scores) io.out(row(s));
     const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => l !== "all" && !judge.languages.includes(l));
     if (uncovered.length) io.err(`warning: ${judge.name} does not cover ${uncovered.join(", ")}: its verdicts in those languages are unreliable`);
+    if (summary.errors) {
+      io.err(`${summary.errors} judgment(s) failed (recorded in ${summary.file}; the table leaves them out):\n  ${summary.causes.lines().join("\n  ")}\nrerun the same command to retry only those`);
+      return EXIT_CHECK_FAILED;
+    }
     return 0;
   },
 };

@@ -1,7 +1,8 @@
 import cliProgress from "cli-progress";
 
 export interface Progress {
-  start(total: number, label: string): void;
+  /** A new step: the count starts again from 0 (`unit` overrides the default for this step). */
+  start(total: number, label: string, unit?: "bytes" | "items"): void;
   /** Adds `amount` (bytes or items) done; `detail` names the last one. */
   tick(amount: number, detail: string): void;
   stop(): void;
@@ -24,15 +25,18 @@ export function createProgress({ stream = process.stderr, quiet = false, unit, p
     cliProgress.Presets.shades_classic,
   );
   let done = 0;
+  let total = 0;
   let scale = 1;
   return {
-    start(total, label) {
-      scale = unit === "items" ? 1 : total < 1e7 ? 1e3 : 1e6;
-      const name = unit === "items" ? "" : scale === 1e3 ? "kB" : "MB";
-      bar.start(Math.max(1, Math.round(total / scale)), 0, { label, detail: "", unit: name });
+    start(t, label, stepUnit = unit) {
+      done = 0;
+      total = t;
+      scale = stepUnit === "items" ? 1 : t < 1e7 ? 1e3 : 1e6;
+      const name = stepUnit === "items" ? "" : scale === 1e3 ? "kB" : "MB";
+      bar.start(Math.max(1, Math.round(t / scale)), 0, { label, detail: "", unit: name });
     },
     tick(amount, detail) {
-      done += amount;
+      done = Math.min(total, done + amount);
       bar.update(Math.round(done / scale), { detail });
     },
     stop() {
@@ -46,20 +50,23 @@ function periodicLines(stream: NodeJS.WriteStream, everyMs: number): Progress {
   let done = 0;
   let label = "";
   let timer: NodeJS.Timeout | undefined;
-  const started = Date.now();
+  let started = Date.now();
   const line = () => {
     const seconds = (Date.now() - started) / 1000;
     stream.write(`${label}: ${done}/${total} (${((100 * done) / Math.max(1, total)).toFixed(0)}%), ${(done / Math.max(seconds, 1e-3)).toFixed(1)}/s\n`);
   };
   return {
     start(t, l) {
+      if (timer) clearInterval(timer);
       total = t;
+      done = 0;
       label = l;
+      started = Date.now();
       timer = setInterval(line, everyMs);
       timer.unref();
     },
     tick(amount) {
-      done += amount;
+      done = Math.min(total, done + amount);
     },
     stop() {
       if (timer) clearInterval(timer);

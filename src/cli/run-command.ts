@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
-import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
+import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InputError } from "../errors.ts";
 import type { RunOutcome } from "../experiment/index.ts";
 import type { Command, CommandIO } from "./command.ts";
 
@@ -42,18 +42,25 @@ export const runCommand: Command = {
         out: { type: "string" },
         "dry-run": { type: "boolean" },
         "merge-only": { type: "boolean" },
+        strict: { type: "boolean" },
         quiet: { type: "boolean", short: "q" },
       },
     });
     if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
-    const { loadExperiment, missingInputs, preflight, renderPreflight, runExperiment } = await import("../experiment/index.ts");
+    const { checkWork, loadExperiment, loadExperimentSamples, missingFiles, preflight, renderPreflight, runExperiment } = await import("../experiment/index.ts");
     const { createProgress } = await import("./progress.ts");
     const experiment = await loadExperiment(positionals[0]!, { ...(values.out ? { runDir: values.out } : {}), noRequests: values["dry-run"] ?? false });
-    const missing = missingInputs(experiment);
-    if (missing.length) throw new InputError(`${positionals[0]}: not found: ${missing.join(", ")}`);
+    const strict = values.strict ?? experiment.spec.strict ?? false;
     if (values["dry-run"]) {
-      renderPreflight(experiment, await preflight(experiment)).forEach((l) => io.out(l));
-      return 0;
+      const missing = missingFiles(experiment);
+      if (missing.length) throw new InputError(`cannot start:\n  - ${missing.join("\n  - ")}`);
+      const samples = await loadExperimentSamples(experiment);
+      const plan = await preflight(experiment, samples);
+      const checks = await checkWork(experiment, plan, { dryRun: true });
+      if (strict) checks.problems.push(...samples.problems.map((p) => `bad dataset row (strict): ${p}`));
+      else checks.warnings.push(...samples.problems.map((p) => `skipped row ${p}`));
+      renderPreflight(experiment, plan, checks).forEach((l) => io.out(l));
+      return checks.problems.length ? EXIT_BAD_INPUT : 0;
     }
     const controller = new AbortController();
     setMaxListeners(0, controller.signal);
@@ -65,10 +72,11 @@ export const runCommand: Command = {
         log: (line) => io.out(line),
         warn: (line) => io.err(`warning: ${line}`),
         signal: controller.signal,
+        strict,
         ...(values["merge-only"] ? { mergeOnly: true } : {}),
-        onGenerateStart: (model, total) => progress.start(total, `generate ${model}`),
-        onGenerated: () => progress.tick(1, ""),
-        onGenerateEnd: () => progress.stop(),
+        onStepStart: (label, total, unit) => progress.start(total, label, unit),
+        onStepTick: (amount) => progress.tick(amount, ""),
+        onStepEnd: () => progress.stop(),
       });
       return reportOutcome(outcome, io);
     } finally {
@@ -89,6 +97,10 @@ export function reportOutcome(outcome: RunOutcome, io: CommandIO): number {
     case "merged":
       io.out(`merged into: ${outcome.merges.join(", ") || "(no merges)"}`);
       return 0;
+    case "incomplete":
+      io.err(outcome.message);
+      io.out(`report (incomplete): ${outcome.files.filter((f) => f.endsWith(".html")).join(", ")} (and .json, .csv, .md beside it)`);
+      return EXIT_CHECK_FAILED;
     case "failed":
       io.err(outcome.message);
       return EXIT_CHECK_FAILED;

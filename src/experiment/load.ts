@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
@@ -168,12 +167,4 @@ async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string, 
   }
   if (judge.kind !== kind) fail(`${where}.name`, `${entry.name} is a ${judge.kind} judge, not a ${kind} judge`);
   return judge;
-}
-
-/** The experiment's recipe files and dataset files exist (checked before any work starts). */
-export function missingInputs(experiment: Experiment): string[] {
-  const { spec } = experiment;
-  const files = [spec.datasets.redteam, spec.datasets.general];
-  const folders = spec.fixtures ? [] : Object.values(spec.models).flatMap((m) => ("path" in m && !m.serve ? [m.path] : []));
-  return [...files, ...folders].filter((f) => !existsSync(f));
 }

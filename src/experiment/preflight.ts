@@ -4,8 +4,9 @@ import type { Sample } from "../datasets/index.ts";
 import { generationsFile, type GenerationRecord } from "../generate/index.ts";
 import { decodingFor } from "./decoding.ts";
 import { estimateTokens, judgeCallTokens } from "./budget.ts";
+import type { Checks } from "./checks.ts";
 import type { Experiment } from "./load.ts";
-import { loadExperimentSamples } from "./samples.ts";
+import { loadExperimentSamples, type ExperimentSamples } from "./samples.ts";
 
 export interface PreflightRow {
   language: string;
@@ -22,12 +23,14 @@ export interface Preflight {
   merges: { name: string; method: string; upToDate: boolean }[];
   rows: PreflightRow[];
   total: PreflightRow;
+  /** Completions each model still needs (its endpoint, if any, must answer). */
+  toGenerate: Map<string, number>;
 }
 
 /** What `mergeval run` would do, without doing any of it (the cost preflight of `--dry-run`). */
-export async function preflight(experiment: Experiment): Promise<Preflight> {
+export async function preflight(experiment: Experiment, samples?: ExperimentSamples): Promise<Preflight> {
   const { spec } = experiment;
-  const samples = await loadExperimentSamples(experiment);
+  samples ??= await loadExperimentSamples(experiment);
   const merges = [];
   for (const m of experiment.models) {
     if (!m.merge) continue;
@@ -38,6 +41,7 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
   const rows: PreflightRow[] = experiment.languages.map((language) => ({ language, generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 }));
   const row = (language: string) => rows.find((r) => r.language === language)!;
   const { harm, preference } = experiment.judges;
+  const toGenerate = new Map<string, number>();
   for (const model of experiment.models) {
     const remerged = merges.find((m) => m.name === model.name && !m.upToDate);
     const have = remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding, spec.generation.system);
@@ -47,6 +51,7 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
       r.generations++;
       if (have.has(`${s.dataset}\u0000${s.language}\u0000${s.id}`)) return;
       r.toGenerate++;
+      toGenerate.set(model.name, (toGenerate.get(model.name) ?? 0) + 1);
       if (paid) r.tokens += estimateTokens(s.prompt) + spec.generation.max_tokens;
     };
     samples.redteam.forEach(add);
@@ -67,7 +72,7 @@ export async function preflight(experiment: Experiment): Promise<Preflight> {
     (t, r) => ({ language: "all", generations: t.generations + r.generations, toGenerate: t.toGenerate + r.toGenerate, judgeCalls: t.judgeCalls + r.judgeCalls, tokens: t.tokens + r.tokens }),
     { language: "all", generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 },
   );
-  return { merges, rows, total };
+  return { merges, rows, total, toGenerate };
 }
 
 /** Samples done with the same decoding and system message (an approximation of the run's cache key, which needs the model loaded). */
@@ -87,7 +92,7 @@ async function doneSamples(file: string, decoding: string, system: string | unde
   return have;
 }
 
-export function renderPreflight(experiment: Experiment, p: Preflight): string[] {
+export function renderPreflight(experiment: Experiment, p: Preflight, checks?: Checks): string[] {
   const { budget } = experiment.spec;
   const lines = [
     `experiment ${experiment.spec.name} → ${experiment.runDir} (dry run: nothing is merged, generated or judged)`,
@@ -102,5 +107,9 @@ export function renderPreflight(experiment: Experiment, p: Preflight): string[] 
   ];
   if (budget?.judge_calls !== undefined && p.total.judgeCalls > budget.judge_calls) lines.push(`note: this exceeds budget.judge_calls (${budget.judge_calls}); the run would stop there.`);
   if (budget?.tokens !== undefined && p.total.tokens > budget.tokens) lines.push(`note: this exceeds budget.tokens (${budget.tokens}); the run would stop there.`);
+  if (checks) {
+    lines.push("", checks.problems.length ? `checks: ${checks.problems.length} problem(s) would stop the run before any work:` : "checks: datasets, model folders, merge recipes and endpoints are ready");
+    lines.push(...checks.problems.map((x) => `problem: ${x}`), ...checks.warnings.map((x) => `warning: ${x}`), ...checks.notes.map((x) => `note: ${x}`));
+  }
   return lines;
 }

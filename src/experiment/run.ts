@@ -3,33 +3,39 @@ import { join } from "node:path";
 import type { Sample } from "../datasets/index.ts";
 import { FAMILY, writeFixtureFamily } from "../fixtures/family.ts";
 import { generate, type GenerationRecord } from "../generate/index.ts";
-import { runJudge, type JudgeRunSummary } from "../judge/run.ts";
-import type { Judge } from "../judge/types.ts";
+import { judgeSummaryLine, runJudge, type JudgeRunSummary } from "../judge/run.ts";
 import { runMerge } from "../merge/index.ts";
+import { InputError } from "../errors.ts";
+import { Causes } from "../util/causes.ts";
 import { sortByKey } from "../util/order.ts";
 import { buildReport, writeReport, type Report } from "../report/index.ts";
 import { Budget, estimateTokens, judgeCallTokens } from "./budget.ts";
 import { decodingFor } from "./decoding.ts";
 import type { Experiment, ExperimentModel } from "./load.ts";
+import { checkWork, missingFiles } from "./checks.ts";
+import { preflight } from "./preflight.ts";
 import { loadExperimentSamples } from "./samples.ts";
 
 export interface RunHooks {
   log: (line: string) => void;
   warn: (line: string) => void;
   signal?: AbortSignal;
-  /** Called per model being generated for, with a tick per finished sample (for progress bars). */
-  onGenerateStart?: (model: string, total: number) => void;
-  onGenerated?: () => void;
-  onGenerateEnd?: () => void;
+  /** Long steps (a merge, a model's generations, a judge's verdicts): for progress bars. */
+  onStepStart?: (label: string, total: number, unit: "items" | "bytes") => void;
+  onStepTick?: (amount: number) => void;
+  onStepEnd?: () => void;
   /** `mergeval report`: rebuild the report from the run folder only; missing work is an error, never done. */
   reportOnly?: boolean;
   /** Stop after the merges (to serve them, e.g. with vLLM, before generating). */
   mergeOnly?: boolean;
+  /** A bad dataset row is fatal (as `strict: true` in the experiment). */
+  strict?: boolean;
 }
 
 export type RunOutcome =
   | { status: "done"; report: Report; files: string[] }
-  /** Some generations failed (recorded as errors): a rerun retries only those. */
+  /** Some generations or judgments failed (recorded as errors): the report covers the rest; a rerun retries only those. */
+  | { status: "incomplete"; report: Report; files: string[]; message: string }
   | { status: "failed"; message: string }
   | { status: "budget"; message: string }
   | { status: "interrupted" }
@@ -48,9 +54,20 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
     await writeFixtureFamily(spec.fixtures, FAMILY);
     hooks.log(`fixtures: wrote the bundled family (tiny untrained models) to ${spec.fixtures}`);
   }
+  const missing = hooks.reportOnly ? [] : missingFiles(experiment);
+  if (missing.length) throw new InputError(`cannot start, nothing was run:\n  - ${missing.join("\n  - ")}`);
   const samples = await loadExperimentSamples(experiment);
+  if (samples.problems.length && (spec.strict || hooks.strict)) {
+    throw new InputError(`bad dataset rows (strict):\n  ${samples.problems.slice(0, 10).join("\n  ")}${samples.problems.length > 10 ? `\n  … ${samples.problems.length - 10} more` : ""}`);
+  }
   for (const p of samples.problems.slice(0, 5)) hooks.warn(`skipped row ${p}`);
   if (samples.problems.length > 5) hooks.warn(`… ${samples.problems.length - 5} more rows skipped`);
+
+  if (!hooks.reportOnly) {
+    const checks = await checkWork(experiment, await preflight(experiment, samples), { dryRun: false });
+    checks.warnings.forEach((w) => hooks.warn(w));
+    if (checks.problems.length) throw new InputError(`cannot start, nothing was run:\n  - ${checks.problems.join("\n  - ")}`);
+  }
 
   for (const model of experiment.models) {
     if (hooks.signal?.aborted) return { status: "interrupted" };
@@ -62,19 +79,19 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
 
   const budget = hooks.reportOnly ? new Budget({ judgeCalls: 0, tokens: 0 }) : new Budget({ ...(spec.budget?.judge_calls !== undefined ? { judgeCalls: spec.budget.judge_calls } : {}), ...(spec.budget?.tokens !== undefined ? { tokens: spec.budget.tokens } : {}) });
   const generations = new Map<string, GenerationRecord[]>();
-  let failed = 0;
+  const failures: string[] = [];
   for (const model of experiment.models) {
     const result = await generateFor(model, [...samples.redteam, ...samples.general], experiment, budget, hooks);
     if (hooks.signal?.aborted) return { status: "interrupted" };
     generations.set(model.name, result.records);
-    failed += result.errors;
+    if (result.errors) failures.push(`generate ${model.name}: ${result.errors} failed: ${result.causes.lines(3).join("; ")}`);
   }
   if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
-  if (failed) return { status: "failed", message: `${failed} generations failed (recorded in ${join(runDir, "generations")}); rerun to retry only those` };
 
   const judged: Record<"harm" | "preference", JudgeRunSummary> = {} as Record<"harm" | "preference", JudgeRunSummary>;
   for (const kind of ["harm", "preference"] as const) {
     const judge = experiment.judges[kind];
+    const costOf = (shown: readonly string[], calls: number) => (hooks.reportOnly ? { tokens: 1 } : judgeCost(calls, shown));
     const summary = await runJudge({
       runDir,
       judge,
@@ -83,15 +100,18 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
       generations,
       seed: spec.seed,
       ...(spec.judges[kind].concurrency ? { concurrency: spec.judges[kind].concurrency } : {}),
-      admit: (_, shown) => !hooks.signal?.aborted && budget.admit(hooks.reportOnly ? { tokens: 1 } : judgeCost(judge, shown)),
+      admit: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, judge.calls)),
+      admitExtraCall: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, 1)),
+      onStart: (total) => hooks.onStepStart?.(`judge ${judge.name}`, total, "items"),
+      onSettled: () => hooks.onStepTick?.(1),
     });
+    hooks.onStepEnd?.();
     if (hooks.signal?.aborted) return { status: "interrupted" };
-    hooks.log(`judge ${judge.name}: ${summary.judged} judged, ${summary.cached} cached${summary.skipped ? `, ${summary.skipped} left for later` : ""}`);
+    hooks.log(`judge ${judge.name}: ${judgeSummaryLine(summary)}`);
+    if (summary.errors) failures.push(`judge ${judge.name}: ${summary.errors} failed: ${summary.causes.lines(3).join("; ")}`);
     judged[kind] = summary;
   }
   if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
-  const failedJudgments = judged.harm.errors + judged.preference.errors;
-  if (failedJudgments) return { status: "failed", message: `${failedJudgments} judgments failed (recorded in ${join(runDir, "judgments")}); rerun to retry only those` };
 
   const report = buildReport({
     experiment: {
@@ -119,9 +139,20 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
     harm: judged.harm,
     preference: judged.preference,
     generations,
+    expected: { redteam: perLanguage(samples.redteam), general: perLanguage(samples.general) },
+    skippedRows: samples.skippedRows,
   });
   const files = await writeReport(report, [join(runDir, "report"), ...(spec.report_dir ? [spec.report_dir] : [])]);
+  if (failures.length) {
+    return { status: "incomplete", report, files, message: `${failures.join("\n")}\nThe report covers what finished and marks the rest incomplete; failures are recorded in ${runDir}: rerun to retry only those.` };
+  }
   return { status: "done", report, files };
+}
+
+function perLanguage(samples: readonly Sample[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(s.language, (counts.get(s.language) ?? 0) + 1);
+  return counts;
 }
 
 /** A merge is redone only when its recipe (which names the seed) differs from the one its folder was made from. */
@@ -136,7 +167,11 @@ async function mergeOnce(model: ExperimentModel, experiment: Experiment, hooks: 
   await mkdir(join(experiment.runDir, "merges"), { recursive: true });
   await writeFile(recipeFile, merge.recipeText);
   const started = Date.now();
-  const summary = await runMerge({ configFile: recipeFile, outDir: merge.outDir, force: true, seed: experiment.spec.seed, onWarning: hooks.warn });
+  const summary = await runMerge({
+    configFile: recipeFile, outDir: merge.outDir, force: true, seed: experiment.spec.seed, onWarning: hooks.warn,
+    onStart: ({ bytes }) => hooks.onStepStart?.(`merge ${model.name}`, bytes, "bytes"),
+    onTensor: ({ bytes }) => hooks.onStepTick?.(bytes),
+  }).finally(() => hooks.onStepEnd?.());
   hooks.log(`merge ${model.name}: ${summary.method}, ${summary.tensors} tensors → ${summary.outDir} (${Date.now() - started} ms)`);
 }
 
@@ -146,11 +181,11 @@ async function generateFor(
   experiment: Experiment,
   budget: Budget,
   hooks: RunHooks,
-): Promise<{ records: GenerationRecord[]; errors: number }> {
+): Promise<{ records: GenerationRecord[]; errors: number; causes: Causes }> {
   const { generation } = experiment.spec;
   const records: GenerationRecord[] = [];
   const paid = model.backend.kind === "openai";
-  hooks.onGenerateStart?.(model.name, samples.length);
+  hooks.onStepStart?.(`generate ${model.name}`, samples.length, "items");
   const result = await generate({
     runDir: experiment.runDir,
     model: model.name,
@@ -166,19 +201,19 @@ async function generateFor(
     ...(paid && !hooks.reportOnly ? { admit: (_: Sample, messages: { content: string }[]) => budget.admit({ tokens: estimateTokens(messages.map((m) => m.content).join("\n")) + generation.max_tokens }) } : {}),
     onRecord: (record) => {
       if (record.status === "done") records.push(record);
-      hooks.onGenerated?.();
+      hooks.onStepTick?.(1);
     },
   });
-  hooks.onGenerateEnd?.();
+  hooks.onStepEnd?.();
   hooks.log(`generate ${model.name}: ${result.done} new, ${result.cached} cached${result.errors ? `, ${result.errors} failed` : ""}${result.skipped ? `, ${result.skipped} left for later` : ""}`);
   // Completion order varies; the report must not.
   sortByKey(records, (r) => `${r.dataset}\u0000${r.language}\u0000${r.id}`);
-  return { records, errors: result.errors };
+  return { records, errors: result.errors, causes: result.causes };
 }
 
-function judgeCost(judge: Judge, shown: readonly string[]): { judgeCalls: number; tokens: number } {
-  if (judge.calls === 0) return { judgeCalls: 0, tokens: 0 };
-  return { judgeCalls: judge.calls, tokens: judge.calls * judgeCallTokens(estimateTokens(shown.join(""))) };
+function judgeCost(calls: number, shown: readonly string[]): { judgeCalls: number; tokens: number } {
+  if (calls === 0) return { judgeCalls: 0, tokens: 0 };
+  return { judgeCalls: calls, tokens: calls * judgeCallTokens(estimateTokens(shown.join(""))) };
 }
 
 function budgetStop(budget: Budget, limits: { judge_calls?: number | undefined; tokens?: number | undefined } | undefined, reportOnly = false): RunOutcome {

@@ -7,7 +7,9 @@ import { z } from "zod";
 
 const name = z.string().regex(/^[A-Za-z0-9][\w.-]*$/, "names use letters, digits, '.', '_' and '-'");
 const role = z.enum(["base", "baseline", "expert"]);
-const urls = z.union([z.string().url(), z.array(z.string().url()).min(1)]).transform((u) => (Array.isArray(u) ? u : [u]));
+// `localhost:8000/v1` is a valid URL (scheme "localhost:"): only http(s) base URLs are endpoints.
+const url = z.string().regex(/^https?:\/\/[^/\s]/i, "an http(s) base URL with its scheme, e.g. http://localhost:8000/v1");
+const urls = z.union([url, z.array(url).min(1)]).transform((u) => (Array.isArray(u) ? u : [u]));
 
 const endpointFields = {
   endpoint: urls,
@@ -70,6 +72,8 @@ export const experimentSchema = z
     fixtures: z.string().optional(),
     languages: z.array(z.string().min(1)).min(1),
     datasets: z.object({ redteam: z.string().min(1), general: z.string().min(1) }).strict(),
+    /** A bad dataset row is fatal (default: reported, skipped, and counted in the report). */
+    strict: z.boolean().optional(),
     /** Prompts per language, for quick runs (the first N of each language, in file order). */
     limit: z.number().int().positive().optional(),
     models: z.record(name, modelSchema),

@@ -24,6 +24,8 @@ export interface GenerateOptions {
   admit?: RunOptions["admit"];
   onStart?: (info: { total: number; cached: number; file: string; repairedBytes: number }) => void;
   onRecord?: (record: GenerationRecord, cached: boolean) => void;
+  /** Not fatal: e.g. a member of an endpoint fleet that is down (left out). */
+  onWarning?: (message: string) => void;
 }
 
 export function generationsFile(runDir: string, model: string): string {
@@ -54,6 +56,7 @@ export async function generate(options: GenerateOptions): Promise<RunSummary & {
         signal: options.signal,
         admit: options.admit,
         onRecord: options.onRecord,
+        onWarning: options.onWarning,
       });
       return { ...summary, file };
     } finally {

@@ -30,25 +30,28 @@ export interface AttemptOutcome<T> {
   value?: T;
   error?: Error;
   attempts: number;
+  /** `mayRetry` said no (a budget ran out): the work is left undone, not failed. */
+  refused?: boolean;
 }
 
-/**
- * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of retries.
- * `onRetryable` sees each retryable failure first (the runner shrinks its concurrency on 429).
- */
-export async function withRetries<T>(
-  attempt: () => Promise<T>,
-  policy: RetryPolicy,
-  onRetryable: (err: BackendError) => void = () => undefined,
-): Promise<AttemptOutcome<T>> {
+export interface RetryHooks {
+  /** Sees each retryable failure first (the runner shrinks its concurrency on 429). */
+  onRetryable?: (err: BackendError) => void;
+  /** Asked before each retry is sent: every request counts against a budget, retries included. */
+  mayRetry?: () => boolean;
+}
+
+/** Runs `attempt` until it succeeds, fails with a non-retryable error, runs out of retries, or `mayRetry` refuses. */
+export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<AttemptOutcome<T>> {
   for (let n = 0; ; n++) {
     try {
       return { value: await attempt(), attempts: n + 1 };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       if (!(error instanceof BackendError) || !error.retryable || n >= policy.retries) return { error, attempts: n + 1 };
-      onRetryable(error);
+      hooks.onRetryable?.(error);
       await sleep(retryDelayMs(n, policy, error.retryAfterMs));
+      if (hooks.mayRetry && !hooks.mayRetry()) return { error, attempts: n + 1, refused: true };
     }
   }
 }

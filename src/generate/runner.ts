@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import type { Sample } from "../datasets/types.ts";
+import { InputError } from "../errors.ts";
+import { Causes } from "../util/causes.ts";
 import { deadline } from "../util/http-client.ts";
 import { AimdLimit } from "./aimd.ts";
 import { withRetries, type AttemptOutcome, type RetryPolicy } from "./retry.ts";
@@ -48,9 +50,13 @@ export interface RunOptions {
   retry: RetryPolicy;
   system?: string;
   signal?: AbortSignal;
-  /** Asked before each request that is not cached; false leaves the sample undone and unrecorded (a budget ran out). */
+  /**
+   * Asked before each request that is not cached, retries included; false leaves the sample undone and unrecorded
+   * (a budget ran out).
+   */
   admit?: (sample: Sample, messages: ChatMessage[]) => boolean;
   onRecord?: (record: GenerationRecord, cached: boolean) => void;
+  onWarning?: (message: string) => void;
 }
 
 export interface RunSummary {
@@ -63,6 +69,8 @@ export interface RunSummary {
   requests: number;
   /** Samples `admit` refused: left for a later run. */
   skipped: number;
+  /** Why this run's failures failed, grouped. */
+  causes: Causes;
   seconds: number;
   /** Finished requests per second of wall time (cached samples excluded). */
   requestsPerSecond: number;
@@ -90,15 +98,26 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
   const setLimit = (n: number) => {
     if (limit.concurrency !== n) limit.concurrency = n;
   };
-  const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0, skipped: 0 };
+  const summary = { total: options.samples.length, cached: 0, done: 0, errors: 0, promptTokens: 0, completionTokens: 0, requests: 0, skipped: 0, causes: new Causes() };
   const seen = new Set<string>();
+  let probed: Promise<void> | undefined;
+  /** Before the first request: an endpoint that is down, refuses the key or lacks the model stops the run in seconds. */
+  const ready = () =>
+    (probed ??= (async () => {
+      const result = await backend.probe?.();
+      result?.warnings.forEach((w) => options.onWarning?.(w));
+      if (result?.problems.length) throw new InputError(`cannot generate with ${options.model}:\n  ${result.problems.join("\n  ")}`);
+    })());
 
   /** One sample's request with its retries, timed from when it gets a slot (queueing excluded). */
-  const request = async (messages: ChatMessage[]): Promise<AttemptOutcome<GenerationResult> & { latencyMs: number }> => {
+  const request = async (sample: Sample, messages: ChatMessage[]): Promise<AttemptOutcome<GenerationResult> & { latencyMs: number }> => {
     const start = performance.now();
     if (options.signal?.aborted) return { attempts: 0, latencyMs: 0 };
-    const outcome = await withRetries(() => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal), options.retry, (err) => {
-      if (err.status === 429) setLimit(aimd.onRateLimited());
+    const outcome = await withRetries(() => attemptOnce(backend, messages, decoding, options.timeoutMs, options.signal), options.retry, {
+      onRetryable: (err) => {
+        if (err.status === 429) setLimit(aimd.onRateLimited());
+      },
+      ...(options.admit ? { mayRetry: () => options.admit!(sample, messages) } : {}),
     });
     return { ...outcome, latencyMs: Math.round(performance.now() - start) };
   };
@@ -118,8 +137,13 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
       summary.skipped++;
       return;
     }
-    const outcome = await limit(() => request(messages));
+    await ready();
+    const outcome = await limit(() => request(sample, messages));
     if (options.signal?.aborted) return; // interrupted: nothing recorded, so the next run redoes it
+    if (outcome.refused) {
+      summary.skipped++;
+      return;
+    }
     const base = {
       key, model: options.model, fingerprint, dataset: sample.dataset, kind: sample.kind, language: sample.language, id: sample.id,
       ...(sample.sourceId !== undefined ? { sourceId: sample.sourceId } : {}),
@@ -140,6 +164,7 @@ export async function runGeneration(options: RunOptions): Promise<RunSummary> {
     } else {
       record = { ...base, status: "error", error: outcome.error?.message ?? "unknown error", renderedPrompt };
       summary.errors++;
+      summary.causes.add(record.error!);
     }
     summary.requests++;
     await store.append(record);

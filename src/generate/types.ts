@@ -38,6 +38,11 @@ export interface Backend {
    */
   render?(messages: ChatMessage[]): Promise<string>;
   generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationResult>;
+  /**
+   * Checks, in seconds, that the backend can take work (endpoints: reachable, key accepted, model served).
+   * `problems` stop the run before any work; `warnings` do not (a dead member of a fleet, left out).
+   */
+  probe?(): Promise<{ problems: string[]; warnings: string[] }>;
   close?(): Promise<void>;
 }
 
@@ -50,6 +55,8 @@ export class BackendError extends Error {
     readonly status?: number,
     /** From Retry-After, when the server sent one. */
     readonly retryAfterMs?: number,
+    /** Nothing usable answered at that address (refused, DNS, TLS, reset): what a circuit breaker counts. */
+    readonly unreachable = false,
   ) {
     super(message);
   }

@@ -37,15 +37,16 @@ export function parseLlamaGuard(reply: string): { harmful: boolean; categories: 
  * Russian, which the CLI warns about when they are judged with it.
  */
 export function createLlamaGuardJudge(endpoint: JudgeEndpoint): HarmJudge {
-  const ask = createJudgeCaller(endpoint, "completions");
+  const { ask, probe } = createJudgeCaller(endpoint, "completions");
   return {
     kind: "harm",
     name: "llama-guard",
     calls: 1,
     languages: ["en", "fr", "de", "hi", "it", "pt", "es", "th"],
     config: JSON.stringify(endpointConfig(endpoint)),
-    async judge({ prompt, response }) {
-      const verdict = await ask(llamaGuardPrompt(prompt, response), parseLlamaGuard);
+    probe,
+    async judge({ prompt, response }, context) {
+      const verdict = await ask(llamaGuardPrompt(prompt, response), parseLlamaGuard, context);
       return verdict === undefined ? { harmful: undefined } : { harmful: verdict.harmful, categories: verdict.categories };
     },
   };

@@ -1,34 +1,41 @@
 import { createOpenAIBackend, type OpenAIOptions } from "../generate/backends/openai.ts";
 import { DEFAULT_RETRY, withRetries } from "../generate/retry.ts";
 import type { Backend } from "../generate/types.ts";
+import { JudgmentRefused, type JudgeContext } from "./types.ts";
 
 /** The endpoint an LLM judge asks: any OpenAI-compatible server, at temperature 0. */
 export interface JudgeEndpoint extends Pick<OpenAIOptions, "baseUrls" | "model" | "apiKeyEnv" | "env"> {
   timeoutMs?: number;
 }
 
+export type JudgeAsk = <T>(prompt: string, parse: (reply: string) => T | undefined, context?: JudgeContext) => Promise<T | undefined>;
+
 /**
  * Asks the judge model and parses its reply; a reply that cannot be parsed is asked once more, then reported as
- * unparsable (undefined). Transport failures are retried with backoff like generation requests.
+ * unparsable (undefined). Transport failures are retried with backoff like generation requests. The first request
+ * of an ask was paid for when the judgment was admitted; every further one (a retry, a re-ask) must be admitted by
+ * `context.admitExtraCall`, or the judgment stops undone (JudgmentRefused).
  */
-export function createJudgeCaller(
-  endpoint: JudgeEndpoint,
-  mode: "chat" | "completions" = "chat",
-): <T>(prompt: string, parse: (reply: string) => T | undefined) => Promise<T | undefined> {
+export function createJudgeCaller(endpoint: JudgeEndpoint, mode: "chat" | "completions" = "chat"): { ask: JudgeAsk; probe: NonNullable<Backend["probe"]> } {
   const backend: Backend = createOpenAIBackend({ ...endpoint, mode });
   const timeoutMs = endpoint.timeoutMs ?? 120_000;
-  return async (prompt, parse) => {
+  const ask: JudgeAsk = async (prompt, parse, context) => {
+    const mayRetry = () => !context?.admitExtraCall || context.admitExtraCall();
     for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt > 0 && !mayRetry()) throw new JudgmentRefused();
       const outcome = await withRetries(
         () => backend.generate({ messages: [{ role: "user", content: prompt }], decoding: { maxTokens: 512, temperature: 0 } }, AbortSignal.timeout(timeoutMs)),
         DEFAULT_RETRY,
+        { mayRetry },
       );
+      if (outcome.refused) throw new JudgmentRefused();
       if (outcome.error) throw outcome.error;
       const parsed = parse(outcome.value!.text);
       if (parsed !== undefined) return parsed;
     }
     return undefined;
   };
+  return { ask, probe: () => backend.probe!() };
 }
 
 /** Fills {placeholders}; unknown ones are left as they are. */

@@ -6,11 +6,12 @@ import pLimit from "p-limit";
 import { InputError } from "../errors.ts";
 import type { GenerationRecord } from "../generate/runner.ts";
 import { RecordStore } from "../generate/store.ts";
+import { Causes } from "../util/causes.ts";
 import { sortByKey } from "../util/order.ts";
 import { pairedBootstrap, type Interval, type Unit } from "../score/bootstrap.ts";
 import { harmfulRate, relativeHarmChange, winRate } from "../score/metrics.ts";
 import { languageMatchShare } from "./language-check.ts";
-import type { Judge } from "./types.ts";
+import { JudgmentRefused, type Judge, type JudgeContext } from "./types.ts";
 
 /** One JSONL line of RUN/judgments/<judge>.jsonl. */
 export interface JudgmentRecord {
@@ -51,6 +52,11 @@ export interface JudgeRunOptions {
    * false leaves it undone and unrecorded (a budget ran out).
    */
   admit?: (record: GenerationRecord, shown: readonly string[]) => boolean;
+  /** Asked before each endpoint request beyond the judge's `calls` (a retry, a re-ask of an unparsable reply). */
+  admitExtraCall?: (record: GenerationRecord, shown: readonly string[]) => boolean;
+  /** Progress: the number of judgments to make or reuse, then one tick per judgment settled. */
+  onStart?: (total: number) => void;
+  onSettled?: () => void;
 }
 
 export interface LanguageScore {
@@ -72,12 +78,18 @@ export interface LanguageScore {
 
 export interface JudgeRunSummary {
   file: string;
+  /** Verdicts asked of the judge this run. */
   judged: number;
+  /** Verdicts from earlier runs (the judgments file). */
   cached: number;
+  /** Verdicts shared with an identical completion judged this run (near-identical merges often agree). */
+  reused: number;
   /** Judgments `admit` refused: left for a later run. */
   skipped: number;
   /** Judgments that failed this run (recorded as errors, retried by the next run). */
   errors: number;
+  /** Why they failed, grouped. */
+  causes: Causes;
   scores: LanguageScore[];
   /** Every judgment scored, sorted by model, language, dataset and id. */
   judgments: JudgmentRecord[];
@@ -114,13 +126,22 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   const file = join(options.runDir, "judgments", `${judge.name}.jsonl`);
   const opened = await RecordStore.open<JudgmentRecord>(file);
   const limit = pLimit(options.concurrency ?? 8);
-  const against = baseline === undefined ? undefined : { name: baseline, outputs: new Map((generations.get(baseline) ?? []).map((r) => [promptKey(r), r.output ?? ""])) };
+  const against = baselineOutputs(baseline, generations);
   const judgments: JudgmentRecord[] = [];
-  let judged = 0;
-  let cached = 0;
-  let skipped = 0;
-  let errors = 0;
+  const counts = { judged: 0, cached: 0, reused: 0, skipped: 0, errors: 0 };
+  const causes = new Causes();
   const inFlight = new Map<string, Promise<JudgmentRecord | undefined>>();
+  let probed: Promise<void> | undefined;
+  /** Before the first request: a judge endpoint that is down, refuses the key or lacks the model stops in seconds. */
+  const ready = () =>
+    (probed ??= (async () => {
+      const result = await judge.probe?.();
+      if (result?.problems.length) throw new InputError(`cannot judge with ${judge.name}:\n  ${result.problems.join("\n  ")}`);
+    })());
+  const settle = (outcome: keyof typeof counts) => {
+    counts[outcome]++;
+    options.onSettled?.();
+  };
   try {
     const tasks: Promise<void>[] = [];
     for (const [model, records] of generations) {
@@ -133,39 +154,45 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
             if (hit) {
               // Keyed by content: an identical completion from another model (near-identical merges) reuses the
               // verdict, under this sample's own labels.
-              cached++;
               judgments.push({ ...hit, ...task.base });
-              return;
+              return settle("cached");
             }
             const first = inFlight.get(task.key);
             if (first) {
-              // The same content is being judged for another model right now: wait for that verdict.
+              // The same content is being judged for another model right now: share that verdict, or its failure.
               const verdict = await first;
-              if (verdict?.status === "done") {
-                cached++;
-                judgments.push({ ...verdict, ...task.base });
-              } else skipped++;
-              return;
+              if (verdict === undefined) return settle("skipped");
+              if (verdict.status === "error") {
+                causes.add(verdict.error ?? "unknown error");
+                return settle("errors");
+              }
+              judgments.push({ ...verdict, ...task.base });
+              return settle("reused");
             }
             const judging = (async (): Promise<JudgmentRecord | undefined> => {
               if (options.admit && !options.admit(record, task.shown)) return undefined;
-              const result = await task.run().catch((err: unknown) => ({ error: (err as Error).message }));
+              await ready();
+              const context = options.admitExtraCall ? { admitExtraCall: () => options.admitExtraCall!(record, task.shown) } : {};
+              const result = await task.run(context).catch((err: unknown) => (err instanceof JudgmentRefused ? undefined : { error: (err as Error).message }));
+              if (result === undefined) return undefined;
               const entry: JudgmentRecord = { ...task.base, ...result, status: "error" in result ? "error" : "done", time: new Date().toISOString() };
               await opened.store.append(entry);
               return entry;
             })();
             inFlight.set(task.key, judging);
             const entry = await judging;
-            if (!entry) skipped++;
-            else {
-              judged++;
-              if (entry.status === "done") judgments.push(entry);
-              else errors++;
+            if (!entry) return settle("skipped");
+            if (entry.status === "error") {
+              causes.add(entry.error ?? "unknown error");
+              return settle("errors");
             }
+            judgments.push(entry);
+            settle("judged");
           }),
         );
       }
     }
+    options.onStart?.(tasks.length);
     await Promise.all(tasks);
   } finally {
     await opened.store.close();
@@ -180,7 +207,42 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
     const { share } = languageMatchShare(outputs.map((r) => ({ language: r.language, output: r.output ?? "" })));
     if (Number.isFinite(share)) s.inLanguage = share;
   }
-  return { file, judged, cached, skipped, errors, scores, judgments };
+  return { file, ...counts, causes, scores, judgments };
+}
+
+/** "79 judged, 137 shared with identical completions, 12 failed": every verdict counted once, failures apart. */
+export function judgeSummaryLine(s: JudgeRunSummary): string {
+  const parts = [
+    `${s.judged} judged`,
+    ...(s.reused ? [`${s.reused} shared with identical completions`] : []),
+    ...(s.cached ? [`${s.cached} from earlier runs`] : []),
+    ...(s.errors ? [`${s.errors} failed`] : []),
+    ...(s.skipped ? [`${s.skipped} left for later (budget)`] : []),
+  ];
+  return parts.join(", ");
+}
+
+/** How many judgments the judgments file lacks for these completions (nothing is asked: for preflights). */
+export async function pendingJudgments(runDir: string, judge: Judge, baseline: string | undefined, generations: ReadonlyMap<string, readonly GenerationRecord[]>): Promise<number> {
+  const text = await readFile(join(runDir, "judgments", `${judge.name}.jsonl`), "utf8").catch(() => "");
+  const done = new Set<string>();
+  for (const line of text.split("\n")) {
+    try {
+      const r = JSON.parse(line) as JudgmentRecord;
+      if (r.status === "done") done.add(r.key);
+    } catch {
+      // blank or torn line
+    }
+  }
+  const against = baselineOutputs(baseline, generations);
+  let pending = 0;
+  for (const [model, records] of generations) {
+    for (const record of records) {
+      const task = judgeTask(judge, model, record, against);
+      if (task && !done.has(task.key)) pending++;
+    }
+  }
+  return pending;
 }
 
 interface JudgeTask {
@@ -188,7 +250,12 @@ interface JudgeTask {
   /** What the judge is shown: the prompt and the completion(s). */
   shown: readonly string[];
   base: Omit<JudgmentRecord, "status" | "time">;
-  run: () => Promise<Partial<JudgmentRecord>>;
+  run: (context: JudgeContext) => Promise<Partial<JudgmentRecord>>;
+}
+
+/** The baseline's completions by prompt, which preference judges compare against. */
+function baselineOutputs(baseline: string | undefined, generations: ReadonlyMap<string, readonly GenerationRecord[]>): { name: string; outputs: ReadonlyMap<string, string> } | undefined {
+  return baseline === undefined ? undefined : { name: baseline, outputs: new Map((generations.get(baseline) ?? []).map((r) => [promptKey(r), r.output ?? ""])) };
 }
 
 const promptKey = (r: GenerationRecord) => `${r.dataset}\u0000${r.language}\u0000${r.id}`;
@@ -212,8 +279,8 @@ function judgeTask(
       key,
       shown: [record.prompt, output],
       base: { key, ...base },
-      run: async () => {
-        const v = await judge.judge({ prompt: record.prompt, response: output, language: record.language });
+      run: async (context) => {
+        const v = await judge.judge({ prompt: record.prompt, response: output, language: record.language }, context);
         return v.harmful === undefined
           ? { unparsable: true }
           : { harmful: v.harmful, ...(v.flag ? { flag: v.flag } : {}), ...(v.categories?.length ? { categories: v.categories } : {}) };
@@ -228,8 +295,8 @@ function judgeTask(
     key,
     shown: [record.prompt, output, other],
     base: { key, ...base, ...(baseline !== undefined ? { baseline: baseline.name } : {}) },
-    run: async () => {
-      const v = await judge.compare({ prompt: record.prompt, a: output, b: other, reference: record.reference, language: record.language });
+    run: async (context) => {
+      const v = await judge.compare({ prompt: record.prompt, a: output, b: other, reference: record.reference, language: record.language }, context);
       return v.winner === undefined ? { unparsable: true } : { winner: v.winner, ...(v.consistent !== undefined ? { consistent: v.consistent } : {}) };
     },
   };

@@ -9,8 +9,24 @@ export interface JudgeInfo {
   proxyNote?: string;
   /** Everything that changes its verdicts (judge model, prompt template, order policy): part of the cache key. */
   config?: string;
-  /** Endpoint requests one judgment makes (0 for offline judges; a reply asked again adds one): for budgets. */
+  /** Endpoint requests one judgment makes (0 for offline judges), admitted up front; retries and re-asks are admitted one by one. */
   calls: number;
+  /** Endpoint judges: checks in seconds that the judge can take work (reachable, key accepted, model served). */
+  probe?(): Promise<{ problems: string[]; warnings: string[] }>;
+}
+
+/** What a judgment may ask of the run while it is made. */
+export interface JudgeContext {
+  /** Asked before each endpoint request beyond the `calls` admitted up front; false: stop, the judgment stays undone. */
+  admitExtraCall?: () => boolean;
+}
+
+/** A judgment stopped because a further request was not admitted (a budget ran out): left undone, unrecorded. */
+export class JudgmentRefused extends Error {
+  override readonly name = "JudgmentRefused";
+  constructor() {
+    super("a further judge request was not admitted (budget)");
+  }
 }
 
 export interface HarmInput {
@@ -29,7 +45,7 @@ export interface HarmVerdict {
 
 export interface HarmJudge extends JudgeInfo {
   kind: "harm";
-  judge(input: HarmInput): Promise<HarmVerdict>;
+  judge(input: HarmInput, context?: JudgeContext): Promise<HarmVerdict>;
 }
 
 export interface PreferenceInput {
@@ -51,7 +67,7 @@ export interface PreferenceVerdict {
 
 export interface PreferenceJudge extends JudgeInfo {
   kind: "preference";
-  compare(input: PreferenceInput): Promise<PreferenceVerdict>;
+  compare(input: PreferenceInput, context?: JudgeContext): Promise<PreferenceVerdict>;
 }
 
 export type Judge = HarmJudge | PreferenceJudge;

@@ -25,6 +25,10 @@ export interface ReportInputs {
   preference: Pick<JudgeRunSummary, "scores" | "judgments">;
   /** Every model's completions (both datasets), for the in-language share. */
   generations: ReadonlyMap<string, readonly GenerationRecord[]>;
+  /** Prompts per language the run asked for, by dataset kind: cells with fewer verdicts are marked incomplete. */
+  expected?: { redteam: ReadonlyMap<string, number>; general: ReadonlyMap<string, number> };
+  /** Unusable dataset rows left out, per file. */
+  skippedRows?: Record<string, number>;
 }
 
 const OVERALL = "all";
@@ -55,7 +59,8 @@ export function buildReport(inputs: ReportInputs): Report {
     judges: { harm: judgeReport(inputs.judges.harm, experiment.languages), preference: judgeReport(inputs.judges.preference, experiment.languages) },
     generation: inputs.generation,
     models,
-    notes: notes(inputs),
+    ...(inputs.skippedRows && Object.keys(inputs.skippedRows).length ? { skipped_rows: inputs.skippedRows } : {}),
+    notes: notes(inputs, models),
   };
   if (experiment.paper) report.paper = comparePaper(experiment.paper, inputs.models, report);
   return report;
@@ -82,7 +87,18 @@ function metricsCell(inputs: ReportInputs, model: string, language: string): Met
     unparsable: (harm?.unparsable ?? 0) + (preference?.unparsable ?? 0),
     in_language_rate: Number.isFinite(share) ? round(100 * share) : null,
     order_consistency: preference?.consistency !== undefined ? round(100 * preference.consistency) : null,
+    ...missingCell(inputs, model, language),
   };
+}
+
+/** Prompts without a verdict (a failed generation or judgment); the base has no preference verdicts by design. */
+function missingCell(inputs: ReportInputs, model: string, language: string): Pick<MetricsCell, "missing"> {
+  if (!inputs.expected) return {};
+  const expected = (counts: ReadonlyMap<string, number>) => (language === OVERALL ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(language) ?? 0));
+  const verdicts = (judgments: readonly JudgmentRecord[]) => judgments.filter((j) => j.model === model && (language === OVERALL || j.language === language)).length;
+  const redteam = expected(inputs.expected.redteam) - verdicts(inputs.harm.judgments);
+  const general = model === inputs.experiment.base ? 0 : expected(inputs.expected.general) - verdicts(inputs.preference.judgments);
+  return redteam > 0 || general > 0 ? { missing: { redteam: Math.max(0, redteam), general: Math.max(0, general) } } : {};
 }
 
 /** The paper's bracketed deltas: harm as reduction beyond the reference (so the sign flips), win rate as is. */
@@ -130,9 +146,17 @@ function judgeReport(judge: Judge, languages: readonly string[]): JudgeReport {
   };
 }
 
-function notes(inputs: ReportInputs): string[] {
+function notes(inputs: ReportInputs, models: Record<string, ModelReport>): string[] {
   const { experiment, judges } = inputs;
   const list: string[] = [];
+  const incomplete = Object.entries(models).filter(([, m]) => m.overall.missing);
+  if (incomplete.length) {
+    const which = incomplete.map(([name, m]) => `${name} (${m.overall.missing!.redteam} red-team, ${m.overall.missing!.general} general prompts missing)`);
+    list.push(`INCOMPLETE: the run could not finish ${which.join(", ")}: their numbers cover only what finished, and cells marked incomplete must not be compared as if whole. Rerun to retry the failures.`);
+  }
+  for (const [file, rows] of Object.entries(inputs.skippedRows ?? {})) {
+    list.push(`${rows} row(s) of ${file} were skipped as unusable (the run printed each with its line): the numbers leave those prompts out. strict: true (or run --strict) makes bad rows fatal.`);
+  }
   if (experiment.fixtures) {
     list.push(
       "The models are the bundled fixtures: tiny untrained checkpoints built from seeded weight deltas. Their outputs are meaningless text; these numbers exercise the pipeline and say nothing about merging.",

@@ -10,7 +10,7 @@ export function renderCsv(report: Report): string {
     ...METRICS.flatMap((m) => [m, `${m}_ci_low`, `${m}_ci_high`]),
     "harm_reduction_pts_vs_reference", "harm_reduction_pts_ci_low", "harm_reduction_pts_ci_high", "harm_within_noise",
     "win_rate_pts_vs_reference", "win_rate_pts_ci_low", "win_rate_pts_ci_high", "win_within_noise",
-    "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency",
+    "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency", "missing_redteam", "missing_general",
   ];
   const rows: (string | number | boolean | null)[][] = [];
   for (const [name, model] of Object.entries(report.models)) {
@@ -24,6 +24,7 @@ export function renderCsv(report: Report): string {
         d?.harm_reduction_pts ?? null, d?.harm_reduction_pts_ci?.[0] ?? null, d?.harm_reduction_pts_ci?.[1] ?? null, d?.harm_within_noise ?? null,
         d?.win_rate_pts ?? null, d?.win_rate_pts_ci?.[0] ?? null, d?.win_rate_pts_ci?.[1] ?? null, d?.win_within_noise ?? null,
         cell.n_redteam, cell.n_general, cell.unparsable, cell.in_language_rate, cell.order_consistency,
+        cell.missing?.redteam ?? 0, cell.missing?.general ?? 0,
       ]);
     }
   }

@@ -80,6 +80,12 @@ export function gateReports(baseline: Report, candidate: Report, options: GateOp
   const c = side(options.candidateLabel ?? "candidate report", candidate, options.candidateModel, "--candidate-model");
 
   const notes = comparabilityNotes(b, c);
+  // A run that could not finish a model compares only part of its prompts: never a pass.
+  const incomplete = [b, c].filter((s) => s.report.models[s.model]!.overall?.missing);
+  for (const s of incomplete) {
+    const { redteam, general } = s.report.models[s.model]!.overall.missing!;
+    notes.push(`INCOMPLETE: ${s.model} in ${s.label} is missing ${redteam} red-team and ${general} general prompts (failed generations or judgments): the gate fails until the run is finished`);
+  }
   const rows: GateRow[] = [];
   for (const check of ["harm", "win"] as const) {
     const kind = check === "harm" ? "redteam" : "general";
@@ -90,6 +96,10 @@ export function gateReports(baseline: Report, candidate: Report, options: GateOp
       continue;
     }
     const units = pairPrompts(baselineSamples, candidateSamples);
+    if (units.all.length === 0 && incomplete.length) {
+      notes.push(`${check} check skipped: no ${kind} prompt judged for both models (a run is incomplete)`);
+      continue;
+    }
     if (units.all.length === 0) {
       throw new InputError(
         `${b.label} (${b.model}) and ${c.label} (${c.model}) share no judged ${kind} prompts (${baselineSamples.length} vs ${candidateSamples.length} samples): ` +
@@ -103,8 +113,8 @@ export function gateReports(baseline: Report, candidate: Report, options: GateOp
     }
     rows.push(gateRow(OVERALL, check, units.all, allowances[check], strict, { seed, iterations: options.iterations }));
   }
-  if (rows.length === 0) throw new InputError(`${b.label} and ${c.label}: no red-team or general samples to compare`);
-  return { baselineModel: b.model, candidateModel: c.model, strict, seed, rows, passed: rows.every((r) => !r.failing), notes };
+  if (rows.length === 0 && incomplete.length === 0) throw new InputError(`${b.label} and ${c.label}: no red-team or general samples to compare`);
+  return { baselineModel: b.model, candidateModel: c.model, strict, seed, rows, passed: rows.every((r) => !r.failing) && incomplete.length === 0, notes };
 }
 
 /** JSON-parses a report.json and checks what the gate relies on, naming `file` in every error. */

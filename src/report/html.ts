@@ -19,6 +19,8 @@ thead th { font-size: .8em; vertical-align: bottom; }
 td.roles { min-width: 10em; }
 td.num { text-align: right; white-space: nowrap; }
 .ci { color: #666; font-size: .85em; }
+td.incomplete { background: #fde8e8; }
+.incomplete-note { color: #a40000; font-weight: 600; }
 .noise { display: block; color: #888; font-size: .8em; }
 `;
 
@@ -121,12 +123,17 @@ function metricsRow(name: string, model: ModelReport, group: string, isReference
     numCell(formatCi(cell?.win_rate_vs_base_ci ?? null), "ci"),
     numCell(delta ? deltaText(delta.win_rate_pts, delta.win_within_noise) : noDelta),
     numCell(formatNumber(cell?.harmful_rate ?? null)),
-    numCell(cell ? String(cell.n_redteam) : "—"),
-    numCell(cell ? String(cell.n_general) : "—"),
+    numCell(cell ? `${cell.n_redteam}${missingText(cell.missing?.redteam)}` : "—", cell?.missing?.redteam ? "incomplete" : undefined),
+    numCell(cell ? `${cell.n_general}${missingText(cell.missing?.general)}` : "—", cell?.missing?.general ? "incomplete" : undefined),
     numCell(cell ? String(cell.unparsable) : "—"),
     numCell(formatNumber(cell?.in_language_rate ?? null)),
   ];
   return `<tr>${cells.join("")}</tr>`;
+}
+
+/** " (incomplete: 3 missing)" beside a count the run could not finish. */
+function missingText(missing: number | undefined): string {
+  return missing ? ` <span class="incomplete-note">(incomplete: ${missing} missing)</span>` : "";
 }
 
 function rolesText(model: ModelReport): string {

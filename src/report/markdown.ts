@@ -35,10 +35,15 @@ function table(report: Report, language: string, title: string): string[] {
       `| ${escape(name)} | ${model.roles.join(", ")}${model.safety_mix !== undefined ? ` (${model.safety_mix}% safety)` : ""} ` +
         `| ${num(cell.harm_rel_change_vs_base)}${bracket(delta, "harm")} | ${range(cell.harm_rel_change_vs_base_ci)} ` +
         `| ${num(cell.win_rate_vs_base)}${bracket(delta, "win")} | ${range(cell.win_rate_vs_base_ci)} ` +
-        `| ${num(cell.harmful_rate)} | ${cell.n_redteam} / ${cell.n_general} | ${cell.unparsable} | ${num(cell.in_language_rate)} |`,
+        `| ${num(cell.harmful_rate)} | ${cell.n_redteam} / ${cell.n_general}${incompleteMark(cell)} | ${cell.unparsable} | ${num(cell.in_language_rate)} |`,
     );
   }
   return [...rows, ""];
+}
+
+/** " **incomplete** (3 / 0 missing)": a cell the run could not finish. */
+export function incompleteMark(cell: MetricsCell): string {
+  return cell.missing ? ` **incomplete** (${cell.missing.redteam} / ${cell.missing.general} missing)` : "";
 }
 
 /** "(+3.1)" as in the paper's brackets, "(+3.1, within noise)" when the interval contains 0. */

@@ -27,6 +27,11 @@ export interface MetricsCell {
   in_language_rate: number | null;
   /** Both-order preference judges: share of pairs whose two orders agreed, %. */
   order_consistency: number | null;
+  /**
+   * Present only when the run could not finish this cell: prompts whose generation or judgment failed. Its numbers
+   * cover the rest; it is incomplete, never a zero.
+   */
+  missing?: { redteam: number; general: number };
 }
 
 /** A model's difference from the reference data mix, with the paper's sign conventions (Table 1 brackets). */
@@ -114,6 +119,8 @@ export interface Report {
   /** In display order: base, baselines (by safety mix), experts, merges. */
   models: Record<string, ModelReport>;
   paper?: PaperComparison;
+  /** Dataset rows skipped as unusable (bad JSON, no prompt, unknown language), per file; absent when none were. */
+  skipped_rows?: Record<string, number>;
   /** Plain-language caveats every rendering shows (fixtures, proxy judges, noise). */
   notes: string[];
 }

@@ -18,23 +18,29 @@ export interface HttpReply {
 
 /** POSTs a JSON body; rejects on transport errors (with their `code`) and when `signal` aborts. */
 export function postJson(url: URL, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<HttpReply> {
+  return send("POST", url, body, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers }, signal);
+}
+
+/** GETs a URL (an endpoint's model list); rejects like `postJson`. */
+export function getUrl(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpReply> {
+  return send("GET", url, undefined, headers, signal);
+}
+
+function send(method: "GET" | "POST", url: URL, body: string | undefined, headers: Record<string, string>, signal: AbortSignal): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal));
+    if (url.protocol !== "http:" && url.protocol !== "https:") return reject(new TypeError(`${url.href}: not an http(s) URL`));
     const transport = url.protocol === "https:" ? https : http;
-    const agent = agents[url.protocol as keyof typeof agents];
-    const request = transport.request(
-      url,
-      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") });
-        });
-        response.on("error", fail);
-      },
-    );
+    const agent = agents[url.protocol];
+    const request = transport.request(url, { method, agent, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") });
+      });
+      response.on("error", fail);
+    });
     const onAbort = () => request.destroy(abortError(signal));
     function fail(err: Error) {
       signal.removeEventListener("abort", onAbort);

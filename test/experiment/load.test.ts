@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { loadExperiment, missingInputs, type Experiment } from "../../src/experiment/load.ts";
+import { missingFiles } from "../../src/experiment/checks.ts";
+import { loadExperiment, type Experiment } from "../../src/experiment/load.ts";
 import { FAMILY, writeFixtureFamily } from "../../src/fixtures/family.ts";
 import { parseMergeConfig } from "../../src/merge/config.ts";
 import { expectInputError } from "../expect-input-error.ts";
@@ -402,7 +403,7 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
   });
 });
 
-describe("missingInputs", () => {
+describe("missingFiles", () => {
   it("lists a missing dataset file and a missing model folder, not endpoint models or merges", async () => {
     const models = join(dir, "family");
     await writeFixtureFamily(models, FAMILY.filter((m) => m.name === "base"));
@@ -419,14 +420,17 @@ merges:
 judges: { harm: { name: refusal }, preference: { name: chrf } }
 `);
     const e = await loadExperiment(file);
-    expect(missingInputs(e)).toEqual([missingSet, `${models}/general`]);
+    const missing = missingFiles(e);
+    expect(missing).toHaveLength(2);
+    expect(missing[0]).toContain(`datasets.redteam: not found: ${missingSet} — expected the Aya Red-teaming prompts`);
+    expect(missing[1]).toContain(`models.general.path: not found: ${models}/general`);
   });
 
   it("lists nothing when everything is there, and skips model folders when fixtures will write them", async () => {
     const present = await variant({});
     await mkdir(M, { recursive: true });
     for (const name of ["base", "general", "mix15", "safety"]) await mkdir(join(M, name), { recursive: true });
-    expect(missingInputs(await loadExperiment(present))).toEqual([]);
+    expect(missingFiles(await loadExperiment(present))).toEqual([]);
 
     const fixtures = await experimentFile(
       baseLines()
@@ -434,6 +438,6 @@ judges: { harm: { name: refusal }, preference: { name: chrf } }
         .concat(`fixtures: ${dir}/not-yet`)
         .join("\n") + "\n",
     );
-    expect(missingInputs(await loadExperiment(fixtures))).toEqual([]);
+    expect(missingFiles(await loadExperiment(fixtures))).toEqual([]);
   });
 });

@@ -32,7 +32,7 @@ describe("judging a run folder", () => {
   it("scores harm per model and language with the paper's change vs the base, and caches judgments", async () => {
     const first = await runJudge({ runDir: run, judge: refusalJudge, baseline: "base" });
     // Prompt 3's "Sure, here it is." is the same content for both models: judged once, while in flight.
-    expect(first).toMatchObject({ judged: 14, cached: 2 });
+    expect(first).toMatchObject({ judged: 14, reused: 2, cached: 0, errors: 0 });
     const merge = first.scores.find((s) => s.model === "merge" && s.language === "en")!;
     expect(merge.n).toBe(4);
     expect(merge.rate.estimate).toBe(0.25); // 1 of 4 completions does not refuse

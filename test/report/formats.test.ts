@@ -72,7 +72,7 @@ const CSV_HEADER = [
   "win_rate_vs_base", "win_rate_vs_base_ci_low", "win_rate_vs_base_ci_high",
   "harm_reduction_pts_vs_reference", "harm_reduction_pts_ci_low", "harm_reduction_pts_ci_high", "harm_within_noise",
   "win_rate_pts_vs_reference", "win_rate_pts_ci_low", "win_rate_pts_ci_high", "win_within_noise",
-  "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency",
+  "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency", "missing_redteam", "missing_general",
 ];
 
 /** How a value reads back from the CSV: numbers as numbers, booleans as "true"/"false", null as empty. */
@@ -133,6 +133,7 @@ describe("renderCsv", () => {
       "3", "1", "5", "false",
       "3", "-2", "8", "true",
       "4", "3", "1", "", "50",
+      "0", "0",
     ]);
     const ties = rows.find((r) => r[0] === TIES && r[5] === "overall")!;
     expect(ties.slice(0, 5)).toEqual([TIES, "merge", "", "ties", "density=0.4 weight=1"]);

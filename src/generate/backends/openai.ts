@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import { InputError } from "../../errors.ts";
+import { parseBaseUrl, probeEndpoint, unreachableCause } from "../../util/endpoint.ts";
 import { postJson, type HttpReply } from "../../util/http-client.ts";
+import { CircuitBreaker } from "../circuit-breaker.ts";
 import { parseRetryAfter } from "../retry.ts";
 import { BackendError, type Backend, type ChatMessage, type GenerationRequest, type GenerationResult } from "../types.ts";
 
@@ -13,6 +15,8 @@ export interface OpenAIOptions {
   /** "chat" posts messages to /chat/completions; "completions" posts the user text to /completions. */
   mode?: "chat" | "completions";
   env?: NodeJS.ProcessEnv;
+  /** Connection failures in a row after which an endpoint is not sent to (default 3). */
+  breakerThreshold?: number;
 }
 
 /**
@@ -21,13 +25,7 @@ export interface OpenAIOptions {
  */
 export function createOpenAIBackend(options: OpenAIOptions): Backend {
   if (options.baseUrls.length === 0) throw new InputError("openai backend: give at least one base URL");
-  const bases = options.baseUrls.map((u) => {
-    try {
-      return new URL(u.endsWith("/") ? u : `${u}/`);
-    } catch {
-      throw new InputError(`openai backend: "${u}" is not a URL`);
-    }
-  });
+  const bases = options.baseUrls.map((u) => parseBaseUrl(u, "openai backend"));
   const mode = options.mode ?? "chat";
   const urls = bases.map((base) => new URL(mode === "chat" ? "chat/completions" : "completions", base));
   let apiKey: string | undefined;
@@ -36,17 +34,39 @@ export function createOpenAIBackend(options: OpenAIOptions): Backend {
     if (!apiKey) throw new InputError(`openai backend: environment variable ${options.apiKeyEnv} (named for the API key) is not set`);
   }
   const inFlight = urls.map(() => 0);
+  const breakers = urls.map(() => new CircuitBreaker(options.breakerThreshold));
   // The first URL names the deployment: adding machines to a fleet keeps the cache valid.
   const fingerprint = createHash("sha256").update(`openai\u0000${bases[0]!.href}\u0000${options.model}`).digest("hex");
 
   return {
     kind: "openai",
     fingerprint: async () => fingerprint,
+    async probe() {
+      const results = await Promise.all(
+        options.baseUrls.map((baseUrl) => probeEndpoint({ baseUrl, model: options.model, usedBy: `model ${options.model}`, ...(options.apiKeyEnv ? { apiKeyEnv: options.apiKeyEnv } : {}) }, { ...(options.env ? { env: options.env } : {}) })),
+      );
+      const problems = results.flatMap((r) => (r.problem ? [r.problem] : []));
+      // A fleet works on with its healthy members; the others are not sent to.
+      if (problems.length === results.length) return { problems, warnings: [] };
+      results.forEach((r, i) => r.problem && breakers[i]!.failure(r.problem));
+      return { problems: [], warnings: problems.map((p) => `${p} (left out of the fleet)`) };
+    },
     async generate(request: GenerationRequest, signal: AbortSignal): Promise<GenerationResult> {
-      const index = inFlight.indexOf(Math.min(...inFlight));
+      // The least busy endpoint among those whose breaker lets a request through.
+      let index = -1;
+      for (let i = 0; i < urls.length; i++) if ((index < 0 || inFlight[i]! < inFlight[index]!) && breakers[i]!.canSend()) index = i;
+      if (index < 0) throw new BackendError(`${urls[0]!.origin}: ${breakers[0]!.describe()}`, false);
+      breakers[index]!.sending();
       inFlight[index]!++;
       try {
-        return await post(urls[index]!, mode, options.model, apiKey, request, signal);
+        const result = await post(urls[index]!, mode, options.model, apiKey, request, signal);
+        breakers[index]!.success();
+        return result;
+      } catch (err) {
+        const error = err as BackendError;
+        if (error.unreachable) breakers[index]!.failure(error.message);
+        else if (error.status !== undefined) breakers[index]!.success();
+        throw err;
       } finally {
         inFlight[index]!--;
       }
@@ -97,7 +117,8 @@ function transportError(err: unknown, url: URL, signal: AbortSignal): BackendErr
     return reason?.name === "TimeoutError" ? new BackendError(`${url.origin}: ${reason.message}`, true) : new BackendError(`${url.origin}: aborted`, false);
   }
   const { code, message } = err as { code?: string; message?: string };
-  return new BackendError(`${url.origin}: ${code ?? message ?? String(err)}`, true);
+  const cause = unreachableCause(code);
+  return new BackendError(`${url.origin}: ${cause ? `${code} (${cause})` : (code ?? message ?? String(err))}`, true, undefined, undefined, cause !== undefined);
 }
 
 function parseCompletion(text: string, mode: "chat" | "completions", url: URL): GenerationResult {
