@@ -4,7 +4,7 @@ import { pendingJudgments, readGenerations } from "../judge/run.ts";
 import { parseMergeConfig } from "../merge/config.ts";
 import { buildMergePlan } from "../merge/plan.ts";
 import { probeEndpoint, type EndpointTarget, type ProbeResult } from "../util/endpoint.ts";
-import type { Experiment } from "./load.ts";
+import { stripCopyLine, withoutCopyLines, type Experiment } from "./load.ts";
 import type { Preflight } from "./preflight.ts";
 
 export interface Checks {
@@ -58,10 +58,11 @@ async function checkMerges(experiment: Experiment, checks: Checks, dryRun: boole
     if (!model.merge) continue;
     const where = `${experiment.file}: merges (${model.name})`;
     try {
-      const plan = await buildMergePlan({ file: where, text: model.merge.recipeText, config: parseMergeConfig(model.merge.recipeText, where) }, process.cwd());
+      const { recipeText } = model.merge;
+      const plan = await withoutCopyLines(where, () => buildMergePlan({ file: where, text: recipeText, config: parseMergeConfig(recipeText, where) }, process.cwd()));
       await Promise.all(plan.models.map((m) => m.checkpoint.close()));
       // A run prints them when it merges.
-      if (dryRun) checks.warnings.push(...plan.warnings.map((w) => `${model.name}: ${w}`));
+      if (dryRun) checks.warnings.push(...plan.warnings.map((w) => stripCopyLine(where, w)));
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       checks.problems.push(err.message);

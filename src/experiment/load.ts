@@ -83,7 +83,8 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
       if (models.some((m) => m.name === point.name)) fail(where, `the merge name "${point.name}" is taken by another model or merge`);
       const resolved = resolveModelRefs(point.recipe, spec.models, where);
       const recipeText = `# ${point.name}: written by mergeval run from ${file} (seed ${spec.seed})\n${stringifyYaml(resolved)}`;
-      const method = parseMergeConfig(recipeText, `${where} (${point.name})`).merge_method;
+      const label = `${where} (${point.name})`;
+      const method = (await withoutCopyLines(label, async () => parseMergeConfig(recipeText, label))).merge_method;
       const outDir = join(runDir, "merges", point.name);
       models.push({
         name: point.name,
@@ -108,6 +109,23 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
       preference: await judgeFrom(spec.judges.preference, "preference", at("judges.preference"), env),
     },
   };
+}
+
+/**
+ * Recipes are checked as the YAML copy mergeval writes (models resolved, sweep values filled in), whose line
+ * numbers point nowhere in the user's files: errors name the merge entry, without a line.
+ */
+export async function withoutCopyLines<T>(label: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(stripCopyLine(label, err.message));
+    throw err;
+  }
+}
+
+export function stripCopyLine(label: string, message: string): string {
+  return message.startsWith(`${label}:`) ? label + message.slice(label.length).replace(/^:\d+(?=:)/, "") : message;
 }
 
 function fail(where: string, message: string): never {

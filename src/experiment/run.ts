@@ -199,6 +199,7 @@ async function generateFor(
     // Local models cost nothing; endpoint tokens count against the budget (prompt estimate + the completion cap).
     ...(hooks.reportOnly ? { admit: () => budget.admit({ tokens: 1 }) } : {}),
     ...(paid && !hooks.reportOnly ? { admit: (_: Sample, messages: { content: string }[]) => budget.admit({ tokens: estimateTokens(messages.map((m) => m.content).join("\n")) + generation.max_tokens }) } : {}),
+    onWarning: hooks.warn,
     onRecord: (record) => {
       if (record.status === "done") records.push(record);
       hooks.onStepTick?.(1);

@@ -35,7 +35,7 @@ export function generationsFile(runDir: string, model: string): string {
 /** Generates completions for every sample not already in the run folder, appending records as they finish. */
 export async function generate(options: GenerateOptions): Promise<RunSummary & { file: string }> {
   const file = generationsFile(options.runDir, options.model);
-  const backend = await createBackend(options.backend);
+  const backend = await createBackend(options.backend.kind === "onnx" && options.onWarning ? { ...options.backend, onWarning: options.onWarning } : options.backend);
   try {
     const opened = await RecordStore.open<GenerationRecord>(file);
     try {

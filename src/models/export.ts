@@ -185,7 +185,7 @@ export function exportCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
  * A folder ready for the local backend: `dir` itself when it holds onnx/model.onnx; otherwise, for a
  * safetensors folder, its export, made on first use and cached by a hash of the weights and configuration.
  */
-export async function ensureOnnxFolder(dir: string, cacheRoot: string = exportCacheRoot()): Promise<string> {
+export async function ensureOnnxFolder(dir: string, cacheRoot: string = exportCacheRoot(), onWarning: (message: string) => void = () => {}): Promise<string> {
   const folder = resolve(dir);
   if (existsSync(join(folder, "onnx", "model.onnx"))) return folder;
   const files = existsSync(folder) ? (await readdir(folder)).filter((f) => f.endsWith(".safetensors") || f === "config.json").sort() : [];
@@ -196,6 +196,6 @@ export async function ensureOnnxFolder(dir: string, cacheRoot: string = exportCa
     for await (const chunk of createReadStream(join(folder, file))) hash.update(chunk as Buffer);
   }
   const cached = join(cacheRoot, hash.digest("hex").slice(0, 32));
-  if (!existsSync(join(cached, "onnx", "model.onnx"))) await exportOnnx(folder, cached);
+  if (!existsSync(join(cached, "onnx", "model.onnx"))) (await exportOnnx(folder, cached)).warnings.forEach(onWarning);
   return cached;
 }

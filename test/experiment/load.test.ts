@@ -284,12 +284,12 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
 
   it("rejects an unknown top-level key, at the key's own line", async () => {
     const file = await variant({}, "colour: blue"); // appended as line 14
-    await expectInputError(loadExperiment(file), `${file}:14: (top level): unknown key(s) colour`);
+    await expectInputError(loadExperiment(file), `${file}:14: colour: unknown key`);
   });
 
   it("rejects an unknown key in a model, at the model's line", async () => {
     const file = await variant({ 9: `  mix15: { path: ${M}/mix15, role: baseline, safety_mix: 15, reference: true, colour: red }` });
-    await expectInputError(loadExperiment(file), `${file}:9: models.mix15: unknown key(s) colour`);
+    await expectInputError(loadExperiment(file), `${file}:9: models.mix15.colour: unknown key`);
   });
 
   it("rejects a model with both a path and an endpoint, or neither", async () => {
@@ -399,7 +399,7 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
     const bad = join(dir, "merges", "bad.yml");
     await writeFile(bad, "merge_method: linear\nmodels:\n  - model: general\n    paramters: { weight: 1 }\n");
     const withBad = await variant({}, "merges:", "  m:", `    recipe: ${bad}`);
-    await expectInputError(loadExperiment(withBad), `${bad}:4: models.0: unknown key(s) paramters`);
+    await expectInputError(loadExperiment(withBad), `${bad}:4: models.0.paramters: unknown key — did you mean "parameters"?`);
   });
 });
 

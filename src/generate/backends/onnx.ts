@@ -29,6 +29,8 @@ export interface OnnxOptions {
   dtype?: "fp32";
   /** Where safetensors exports are cached (default $MERGEVAL_CACHE/onnx or ~/.cache/mergeval/onnx). */
   exportCache?: string;
+  /** What the export on first use warns about (tensors left out, an unused lm_head). */
+  onWarning?: (message: string) => void;
 }
 
 /** The local backend's factory, for the backend registry. */
@@ -65,9 +67,9 @@ function serialised<T>(run: () => Promise<T>): Promise<T> {
  * what ran before it.
  * Stopping (eos ids), repetition penalties and the like still come from the model's own configuration.
  */
-export async function createOnnxBackend({ dir, dtype, exportCache }: OnnxOptions): Promise<Backend> {
+export async function createOnnxBackend({ dir, dtype, exportCache, onWarning }: OnnxOptions): Promise<Backend> {
   if (dtype !== undefined && dtype !== "fp32") throw new InputError(`onnx backend: dtype ${String(dtype)} is not supported (only fp32: onnx/model.onnx)`);
-  const folder = await ensureOnnxFolder(resolve(dir), exportCache);
+  const folder = await ensureOnnxFolder(resolve(dir), exportCache, onWarning);
   if (!existsSync(folder)) throw new InputError(`model folder ${folder} does not exist (expected ${REQUIRED_FILES.join(", ")})`);
   const missing = REQUIRED_FILES.filter((file) => !existsSync(join(folder, file)));
   if (missing.length > 0) throw new InputError(`model folder ${folder} has no ${missing.join(", no ")}`);
