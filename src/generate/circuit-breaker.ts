@@ -46,6 +46,6 @@ export class CircuitBreaker {
   }
 
   describe(): string {
-    return `not sent: the endpoint failed ${this.failures} times in a row at the connection level (last: ${this.lastCause})`;
+    return `not sent after ${this.failures} connection failures in a row (last: ${this.lastCause})`;
   }
 }

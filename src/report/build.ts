@@ -152,7 +152,7 @@ function notes(inputs: ReportInputs, models: Record<string, ModelReport>): strin
   const incomplete = Object.entries(models).filter(([, m]) => m.overall.missing);
   if (incomplete.length) {
     const which = incomplete.map(([name, m]) => `${name} (${m.overall.missing!.redteam} red-team, ${m.overall.missing!.general} general prompts missing)`);
-    list.push(`INCOMPLETE: the run could not finish ${which.join(", ")}: their numbers cover only what finished, and cells marked incomplete must not be compared as if whole. Rerun to retry the failures.`);
+    list.push(`INCOMPLETE: the run could not finish ${which.join(", ")}: their numbers cover only what finished: cells marked incomplete must not be compared as if whole, and the charts leave them out. Rerun to retry the failures.`);
   }
   for (const [file, rows] of Object.entries(inputs.skippedRows ?? {})) {
     list.push(`${rows} row(s) of ${file} were skipped as unusable (the run printed each with its line): the numbers leave those prompts out. strict: true (or run --strict) makes bad rows fatal.`);

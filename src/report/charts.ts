@@ -59,7 +59,8 @@ function winRateSpec(report: Report): TopLevelSpec {
 function tradeOffSpec(report: Report): TopLevelSpec {
   const points = Object.entries(report.models).flatMap(([model, m]) => {
     const { harm_rel_change_vs_base: harmChange, win_rate_vs_base: winRate } = m.overall;
-    return harmChange === null || winRate === null ? [] : [{ model, role: primaryRole(m), harmChange, winRate }];
+    // An incomplete model's point would stand for prompts it never answered: left out, as the report's note says.
+    return harmChange === null || winRate === null || m.overall.missing ? [] : [{ model, role: primaryRole(m), harmChange, winRate }];
   });
   const front = paretoFront(points.filter((p) => p.role === "merge"));
   const x = { field: "harmChange", type: "quantitative", title: "Harm change vs base, overall (%) ← better", scale: { zero: false } } as const;
@@ -110,7 +111,7 @@ function groupedBarSpec(report: Report, metric: BarMetric, title: string) {
     groups.flatMap((group): BarRow[] => {
       const cell = cellOf(m, group);
       const value = cell?.[metric] ?? null;
-      if (value === null) return [];
+      if (value === null || cell?.missing) return [];
       const ci: Ci | null = cell?.[`${metric}_ci`] ?? null;
       return [{ group, model, value, low: ci?.[0] ?? null, high: ci?.[1] ?? null }];
     }),

@@ -25,20 +25,20 @@ export function parseBaseUrl(raw: string, where: string): URL {
 
 /** Transport error codes meaning nothing usable is at that address (as opposed to a slow or busy server). */
 const UNREACHABLE: Record<string, string> = {
-  ECONNREFUSED: "connection refused: nothing is listening there (is the server running, on that port?)",
-  ENOTFOUND: "DNS: the host name does not resolve (check its spelling)",
+  ECONNREFUSED: "connection refused: nothing is listening there; is the server running, on that port?",
+  ENOTFOUND: "DNS: the host name does not resolve; check its spelling",
   EAI_AGAIN: "DNS: the host name could not be resolved right now",
   EHOSTUNREACH: "the host is unreachable",
   ENETUNREACH: "the network is unreachable",
   ECONNRESET: "the server closed the connection",
   EPIPE: "the server closed the connection",
-  EPROTO: "TLS: the handshake failed (is it an http:// server given as https://?)",
+  EPROTO: "TLS: the handshake failed; is it an http:// server given as https://?",
   DEPTH_ZERO_SELF_SIGNED_CERT: "TLS: the server's certificate is self-signed",
   SELF_SIGNED_CERT_IN_CHAIN: "TLS: a self-signed certificate in the chain",
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS: the server's certificate cannot be verified",
   CERT_HAS_EXPIRED: "TLS: the server's certificate has expired",
   ERR_TLS_CERT_ALTNAME_INVALID: "TLS: the certificate does not match the host name",
-  ERR_SSL_WRONG_VERSION_NUMBER: "TLS: the server does not speak TLS (use http://, not https://)",
+  ERR_SSL_WRONG_VERSION_NUMBER: "TLS: the server does not speak TLS; use http://, not https://",
 };
 
 /** The plain-language cause of a transport error code, when it means the endpoint cannot be reached. */

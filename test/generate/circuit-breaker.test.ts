@@ -14,7 +14,7 @@ describe("CircuitBreaker", () => {
     breaker.failure("ECONNREFUSED");
     expect(breaker.isOpen).toBe(true);
     expect(breaker.canSend()).toBe(false);
-    expect(breaker.describe()).toBe("not sent: the endpoint failed 3 times in a row at the connection level (last: ECONNREFUSED)");
+    expect(breaker.describe()).toBe("not sent after 3 connection failures in a row (last: ECONNREFUSED)");
   });
 
   it("after the cool-down lets exactly one trial through: its success closes it, its failure reopens it", () => {

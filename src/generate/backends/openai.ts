@@ -64,7 +64,7 @@ export function createOpenAIBackend(options: OpenAIOptions): Backend {
         return result;
       } catch (err) {
         const error = err as BackendError;
-        if (error.unreachable) breakers[index]!.failure(error.message);
+        if (error.unreachable) breakers[index]!.failure(error.message.slice(urls[index]!.origin.length + 2));
         else if (error.status !== undefined) breakers[index]!.success();
         throw err;
       } finally {
@@ -118,7 +118,7 @@ function transportError(err: unknown, url: URL, signal: AbortSignal): BackendErr
   }
   const { code, message } = err as { code?: string; message?: string };
   const cause = unreachableCause(code);
-  return new BackendError(`${url.origin}: ${cause ? `${code} (${cause})` : (code ?? message ?? String(err))}`, true, undefined, undefined, cause !== undefined);
+  return new BackendError(`${url.origin}: ${cause ? `${code}, ${cause}` : (code ?? message ?? String(err))}`, true, undefined, undefined, cause !== undefined);
 }
 
 function parseCompletion(text: string, mode: "chat" | "completions", url: URL): GenerationResult {
