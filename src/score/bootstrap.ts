@@ -1,4 +1,8 @@
 import { seededRng } from "../merge/rng.ts";
+import { containsZero, type Interval } from "./interval.ts";
+
+/** Declared in interval.ts; re-exported so existing `import type { Interval } from "…/bootstrap.ts"` keeps working. */
+export type { Interval };
 
 /**
  * Paired, clustered bootstrap: each unit is one prompt with every model's value on it; resampling draws whole
@@ -10,14 +14,6 @@ export interface Unit {
   cluster: string;
   /** Value per model on this prompt: 1/0 harmful, 1/½/0 win/tie/loss… */
   values: Readonly<Record<string, number>>;
-}
-
-export interface Interval {
-  estimate: number;
-  low: number;
-  high: number;
-  /** The interval contains 0: a difference this size is within noise. */
-  withinNoise: boolean;
 }
 
 export interface BootstrapOptions {
@@ -42,7 +38,7 @@ export function pairedBootstrap(units: readonly Unit[], statistic: (sample: read
   draws.sort((a, b) => a - b);
   const low = quantile(draws, (1 - level) / 2);
   const high = quantile(draws, 1 - (1 - level) / 2);
-  return { estimate, low, high, withinNoise: low <= 0 && high >= 0 };
+  return { estimate, low, high, withinNoise: containsZero(low, high) };
 }
 
 /** Linear-interpolated quantile of sorted values. */
