@@ -49,6 +49,7 @@ export interface AdjustedDifference {
   clusterResiduals: number[];
 }
 
+/** Σd, Σd² and the cluster totals of d − mean, turned into the Bonett–Price adjusted mean and variance (see pairedDifference). */
 export function adjustedDifference(items: readonly { cluster: string; d: number }[]): AdjustedDifference {
   const n = items.length;
   let sum = 0;
