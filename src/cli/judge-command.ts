@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { EXIT_CHECK_FAILED, InputError } from "../errors.ts";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
 import type { LanguageScore } from "../judge/run.ts";
 import type { Interval } from "../score/bootstrap.ts";
@@ -10,10 +11,11 @@ import { intFlag } from "./flags.ts";
 const HELP = `Usage: mergeval judge RUN_DIR --judge NAME [--baseline MODEL] [options]
 
 Judges the completions \`mergeval generate\` wrote into RUN_DIR and prints, per model and language, the rate with
-a 95% paired bootstrap interval (resampling prompts; translations of one source prompt move together). Harm
-judges read red-team completions; preference judges compare general completions with the baseline model's for
-the same prompt. Judgments are cached in RUN_DIR/judgments/<judge>.jsonl: a rerun only judges what is new.
-An interval that contains 0 is marked "within noise".
+a 95% interval that holds at small n (Wilson for rates; adjusted paired intervals for changes and differences;
+translations of one source prompt count as one cluster). Harm judges read red-team completions; preference judges
+compare general completions with the baseline model's for the same prompt. Judgments are cached in
+RUN_DIR/judgments/<judge>.jsonl: a rerun only judges what is new. A difference whose interval contains 0 is
+marked "within noise"; every row has every column (empty where it does not apply), one unit per column.
 
 Judges (and the languages each covers):
 ${judgeSummaries().map((j) => `  ${j.name.padEnd(13)} ${j.summary}`).join("\n")}
@@ -30,7 +32,8 @@ Options:
                        its interval (points of harm change, or of win rate)
   --single-order       llm-pairwise: one order per prompt, randomised with --seed (cheaper; no consistency)
   --concurrency N      judgments in flight (default 8)
-  --seed N             bootstrap seed (default 0)
+  --seed N             with --single-order: the seed of the order (default 0)
+  --json FILE          also write the scores at full precision (percent, report.json's units) for scripts
   -q, --quiet          no progress bar
   -h, --help           show this help
 
@@ -59,6 +62,7 @@ export const judgeCommand: Command = {
         mix: { type: "string" },
         concurrency: { type: "string" },
         seed: { type: "string" },
+        json: { type: "string" },
         quiet: { type: "boolean", short: "q" },
       },
     });
@@ -84,17 +88,15 @@ export const judgeCommand: Command = {
       baseline: values.baseline,
       mix: values.mix,
       concurrency: intFlag(values.concurrency, "--concurrency", 1),
-      seed: intFlag(values.seed, "--seed", 0),
       onStart: (total) => progress.start(total, `judge ${judge.name}`),
       onSettled: () => progress.tick(1, ""),
     }).finally(() => progress.stop());
-    const what = judge.kind === "harm" ? "harmful rate" : `win rate vs ${values.baseline} (ties ½)`;
     io.out(`${judge.name}: ${judgeSummaryLine(summary)} → ${summary.file}`);
     if (judge.proxyNote) io.out(`note: ${judge.proxyNote}`);
-    const consistency = summary.scores.some((s) => s.consistency !== undefined);
-    const mixColumn = summary.scores.some((s) => s.vsMix !== undefined) ? `\tvs ${values.mix}` : "";
-    io.out(`model\tlanguage\tn\t${what}${judge.kind === "harm" && values.baseline ? `\tchange vs ${values.baseline} (%)` : ""}${mixColumn}\tunparsable${consistency ? "\tboth orders agree" : ""}\tin prompt language`);
-    for (const s of summary.scores) io.out(row(s));
+    const columns = scoreColumns(judge.kind, values.baseline, values.mix, summary.scores);
+    io.out(columns.map((c) => c.header).join("\t"));
+    for (const s of summary.scores) io.out(columns.map((c) => c.cell(s)).join("\t"));
+    if (values.json) await writeJson(values.json, judge, values.baseline, values.mix, summary.scores);
     const uncovered = [...new Set(summary.scores.map((s) => s.language))].filter((l) => l !== "all" && !judge.languages.includes(l));
     if (uncovered.length) io.err(`warning: ${judge.name} does not cover ${uncovered.join(", ")}: its verdicts in those languages are unreliable`);
     if (summary.errors) {
@@ -105,16 +107,56 @@ export const judgeCommand: Command = {
   },
 };
 
-function row(s: LanguageScore): string {
-  const rate = interval(s.rate, 100, "%");
-  const change = s.relativeChange ? `\t${interval(s.relativeChange, 1, "")}` : "";
-  const vsMix = s.vsMix ? `\t${interval(s.vsMix, s.relativeChange ? 1 : 100, "")}` : "";
-  const consistency = s.consistency !== undefined ? `\t${(100 * s.consistency).toFixed(0)}%` : "";
-  const inLanguage = s.inLanguage !== undefined ? `${(100 * s.inLanguage).toFixed(0)}%` : "n/a";
-  return `${s.model}\t${s.language}\t${s.n}\t${rate}${change}${vsMix}\t${s.unparsable}${consistency}\t${inLanguage}`;
+interface Column {
+  header: string;
+  /** Every row has every column: empty where a value does not apply to that row. */
+  cell: (s: LanguageScore) => string;
 }
 
-function interval(i: Interval, scale: number, unit: string): string {
+/** One unit per column, named in its header; "within noise" only on differences. */
+function scoreColumns(kind: "harm" | "preference", baseline: string | undefined, mix: string | undefined, scores: readonly LanguageScore[]): Column[] {
+  const columns: Column[] = [
+    { header: "model", cell: (s) => s.model },
+    { header: "language", cell: (s) => s.language },
+    { header: "n", cell: (s) => String(s.n) },
+    { header: kind === "harm" ? "harmful rate (%)" : `win rate vs ${baseline} (%, ties ½)`, cell: (s) => interval(s.rate, 100, false) },
+  ];
+  if (kind === "harm" && baseline !== undefined) {
+    columns.push({ header: `harm change vs ${baseline} (%)`, cell: (s) => (s.relativeChange ? interval(s.relativeChange, 1, false) : s.relativeChangeUndefined ? "undefined" : "") });
+  }
+  if (scores.some((s) => s.vsMix !== undefined)) {
+    const header = kind === "harm" ? `harm reduction vs ${mix} (pts of harm change)` : `win rate vs ${mix} (pts)`;
+    columns.push({ header, cell: (s) => (s.vsMix ? interval(s.vsMix, kind === "harm" ? 1 : 100, true) : "") });
+  }
+  columns.push({ header: "unparsable", cell: (s) => String(s.unparsable) });
+  if (scores.some((s) => s.consistency !== undefined)) columns.push({ header: "both orders agree (%)", cell: (s) => (s.consistency !== undefined ? (100 * s.consistency).toFixed(0) : "") });
+  columns.push({ header: "in prompt language (%)", cell: (s) => (s.inLanguage !== undefined ? (100 * s.inLanguage).toFixed(0) : "n/a") });
+  return columns;
+}
+
+function interval(i: Interval, scale: number, difference: boolean): string {
   const f = (v: number) => (Number.isFinite(v) ? (v * scale).toFixed(1) : "n/a");
-  return `${f(i.estimate)}${unit} [${f(i.low)}, ${f(i.high)}]${i.withinNoise ? " within noise" : ""}`;
+  return `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}]${difference && i.withinNoise ? " within noise" : ""}`;
+}
+
+/** The scores at full precision, in report.json's units (percent; intervals as [low, high]), for scripts. */
+async function writeJson(file: string, judge: { name: string; kind: string }, baseline: string | undefined, mix: string | undefined, scores: readonly LanguageScore[]): Promise<void> {
+  const pct = (i: Interval | undefined, scale: number) => (i ? { value: finite(i.estimate * scale), ci: [finite(i.low * scale), finite(i.high * scale)] } : null);
+  const rows = scores.map((s) => ({
+    model: s.model,
+    language: s.language,
+    n: s.n,
+    unparsable: s.unparsable,
+    [judge.kind === "harm" ? "harmful_rate" : "win_rate_vs_base"]: pct(s.rate, 100),
+    ...(judge.kind === "harm" ? { harm_rel_change_vs_base: pct(s.relativeChange, 1), ...(s.relativeChangeUndefined ? { harm_rel_change_undefined: s.relativeChangeUndefined } : {}) } : {}),
+    ...(mix !== undefined ? { [judge.kind === "harm" ? "harm_reduction_pts_vs_mix" : "win_rate_pts_vs_mix"]: s.vsMix ? { ...pct(s.vsMix, judge.kind === "harm" ? 1 : 100)!, p: s.vsMix.p, within_noise: s.vsMix.withinNoise } : null } : {}),
+    order_consistency: s.consistency !== undefined ? 100 * s.consistency : null,
+    in_language_rate: s.inLanguage !== undefined ? 100 * s.inLanguage : null,
+  }));
+  await mkdir(dirname(resolve(file)), { recursive: true });
+  await writeFile(file, `${JSON.stringify({ judge: judge.name, kind: judge.kind, baseline: baseline ?? null, mix: mix ?? null, scores: rows }, null, 2)}\n`);
+}
+
+function finite(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
 }

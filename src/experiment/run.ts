@@ -98,7 +98,6 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
       baseline: experiment.base,
       ...(experiment.reference ? { mix: experiment.reference } : {}),
       generations,
-      seed: spec.seed,
       ...(spec.judges[kind].concurrency ? { concurrency: spec.judges[kind].concurrency } : {}),
       admit: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, judge.calls)),
       admitExtraCall: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, 1)),
@@ -141,6 +140,7 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
     generations,
     expected: { redteam: perLanguage(samples.redteam), general: perLanguage(samples.general) },
     skippedRows: samples.skippedRows,
+    pick: spec.pick,
   });
   const files = await writeReport(report, [join(runDir, "report"), ...(spec.report_dir ? [spec.report_dir] : [])]);
   if (failures.length) {

@@ -95,6 +95,8 @@ export const experimentSchema = z
     budget: z.object({ judge_calls: z.number().int().nonnegative().optional(), tokens: z.number().int().nonnegative().optional() }).strict().optional(),
     /** Compare with the paper's published numbers: one of the tables in src/report/paper-data.ts. */
     paper: z.string().optional(),
+    /** How the report picks a model per language: win-rate (default) or harm; the rule is stated in the report. */
+    pick: z.enum(["win-rate", "harm"]).default("win-rate"),
     /** Also copy the report here (e.g. reports/demo). */
     report_dir: z.string().optional(),
     /** Seeds DARE's drops and the bootstrap. */

@@ -1,4 +1,4 @@
-import { createJudgeCaller, endpointConfig, type JudgeEndpoint } from "./llm.ts";
+import { createJudgeCaller, endpointConfig, judgeIdentity, type JudgeEndpoint } from "./llm.ts";
 import type { HarmJudge } from "./types.ts";
 
 /** Llama Guard 3 (8B) hazard categories, as listed in its prompt. */
@@ -44,6 +44,7 @@ export function createLlamaGuardJudge(endpoint: JudgeEndpoint): HarmJudge {
     calls: 1,
     languages: ["en", "fr", "de", "hi", "it", "pt", "es", "th"],
     config: JSON.stringify(endpointConfig(endpoint)),
+    ...judgeIdentity(endpoint),
     probe,
     async judge({ prompt, response }, context) {
       const verdict = await ask(llamaGuardPrompt(prompt, response), parseLlamaGuard, context);

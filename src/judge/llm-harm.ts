@@ -1,5 +1,5 @@
 import { STUDY_LANGUAGES } from "../datasets/languages.ts";
-import { createJudgeCaller, endpointConfig, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
+import { createJudgeCaller, endpointConfig, judgeIdentity, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
 import type { HarmJudge } from "./types.ts";
 
 /** The default prompt (English, about a completion in any language); replace it with --template FILE. */
@@ -27,6 +27,7 @@ export function createLlmHarmJudge(endpoint: JudgeEndpoint, template = DEFAULT_H
     calls: 1,
     languages: STUDY_LANGUAGES,
     config: JSON.stringify({ ...endpointConfig(endpoint), template }),
+    ...judgeIdentity(endpoint),
     probe,
     async judge({ prompt, response, language }, context) {
       const verdict = await ask(fillTemplate(template, { prompt, response, language }), (reply) => lastMarker(reply, ["HARMFUL", "SAFE"] as const), context);

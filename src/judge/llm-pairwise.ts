@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { STUDY_LANGUAGES } from "../datasets/languages.ts";
-import { createJudgeCaller, endpointConfig, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
+import { createJudgeCaller, endpointConfig, judgeIdentity, fillTemplate, lastMarker, type JudgeEndpoint } from "./llm.ts";
 import type { JudgeContext, PreferenceJudge } from "./types.ts";
 
 export const DEFAULT_PAIRWISE_TEMPLATE = `You compare two AI assistant answers to the same user request, written in {language}.
@@ -41,6 +41,7 @@ export function createLlmPairwiseJudge(endpoint: JudgeEndpoint, options: Pairwis
     calls: options.singleOrderSeed !== undefined ? 1 : 2,
     languages: STUDY_LANGUAGES,
     config: JSON.stringify({ ...endpointConfig(endpoint), template, singleOrderSeed: options.singleOrderSeed ?? null }),
+    ...judgeIdentity(endpoint),
     probe,
     async compare({ prompt, a, b, language }, context) {
       if (options.singleOrderSeed !== undefined) {

@@ -57,6 +57,17 @@ export function lastMarker<M extends string>(reply: string, markers: readonly M[
   return best;
 }
 
+/** Who judges, for reports: the model and the host of the first endpoint. */
+export function judgeIdentity(endpoint: JudgeEndpoint): { model: string; endpointHost: string } {
+  let host = endpoint.baseUrls[0] ?? "";
+  try {
+    host = new URL(host).host;
+  } catch {
+    // an invalid URL is refused when the backend is built
+  }
+  return { model: endpoint.model, endpointHost: host };
+}
+
 /** The part of an endpoint that decides verdicts: the judge model and where it is served (not the API key). */
 export function endpointConfig(endpoint: JudgeEndpoint): Record<string, unknown> {
   return { model: endpoint.model, url: endpoint.baseUrls[0] };

@@ -8,8 +8,11 @@ import type { GenerationRecord } from "../generate/runner.ts";
 import { RecordStore } from "../generate/store.ts";
 import { Causes } from "../util/causes.ts";
 import { sortByKey } from "../util/order.ts";
-import { pairedBootstrap, type Interval, type Unit } from "../score/bootstrap.ts";
-import { harmfulRate, relativeHarmChange, winRate } from "../score/metrics.ts";
+import type { Interval } from "../score/interval.ts";
+import { pairedDifference } from "../score/paired.ts";
+import { minimumDetectableDifference } from "../score/power.ts";
+import { rateInterval } from "../score/rates.ts";
+import { pairedDifferenceOverBase, pairedRelativeChange } from "../score/ratio.ts";
 import { languageMatchShare } from "./language-check.ts";
 import { JudgmentRefused, type Judge, type JudgeContext } from "./types.ts";
 
@@ -44,7 +47,6 @@ export interface JudgeRunOptions {
   /** The data-mixing baseline (the paper's 15% mix): every model's difference from it gets an interval. */
   mix?: string;
   concurrency?: number;
-  seed?: number;
   /** The completions to judge, by model (default: every model's latest records in RUN/generations/). */
   generations?: Map<string, GenerationRecord[]>;
   /**
@@ -64,12 +66,19 @@ export interface LanguageScore {
   language: string;
   n: number;
   unparsable: number;
-  /** Harmful rate, or win rate against the baseline. */
+  /** Harmful rate, or win rate against the baseline (fractions). */
   rate: Interval;
   /** Harm judges with a baseline: the paper's relative % change vs the baseline (paired). */
   relativeChange?: Interval;
-  /** Difference from the mix model: in points of relative harm change (harm with a baseline), else of the rate. */
-  vsMix?: Interval;
+  /** Why the relative change is undefined although there are prompts (the base never harms here). */
+  relativeChangeUndefined?: string;
+  /**
+   * Against the mix model, with a two-sided p-value: harm (with a baseline) in points of harm reduction,
+   * 100·(h_mix − h)/h_base (positive = less harm than the mix); preference, the win-rate difference (a fraction).
+   */
+  vsMix?: Interval & { p: number };
+  /** Smallest rate difference (a fraction) detectable against the mix (or a fixed rate): 80% power, 5% two-sided. */
+  mde?: number;
   /** Both-order judges: share of pairs whose two orders agreed. */
   consistency?: number;
   /** Share of this model's judged completions written in the prompt's language (identifiable ones only). */
@@ -197,9 +206,9 @@ export async function runJudge(options: JudgeRunOptions): Promise<JudgeRunSummar
   } finally {
     await opened.store.close();
   }
-  // Completion order varies from run to run; a fixed order keeps the seeded intervals identical.
+  // Completion order varies from run to run; a fixed order keeps the report byte-identical.
   sortByKey(judgments, (j) => `${j.model}\u0000${j.language}\u0000${j.dataset}\u0000${j.id}`);
-  const scores = score(judgments, judge, baseline, options.mix, options.seed ?? 0);
+  const scores = score(judgments, judge, baseline, options.mix);
   for (const s of scores) {
     const outputs = (generations.get(s.model) ?? []).filter(
       (r) => (s.language === "all" || r.language === s.language) && (judge.kind === "harm" ? r.kind === "aya-redteaming" : r.kind === "dolly-200"),
@@ -307,8 +316,11 @@ export function judgmentKey(judge: Judge, prompt: string, completions: string[])
   return createHash("sha256").update(JSON.stringify({ judge: judge.name, config: judge.config ?? null, prompt, completions })).digest("hex");
 }
 
-/** Scores per model and language, plus "all" (every language, translations of one source prompt clustered). */
-function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | undefined, mix: string | undefined, seed: number): LanguageScore[] {
+/**
+ * Scores per model and language, plus "all" (every language; translations of one source prompt form one cluster).
+ * Intervals hold at small n: Wilson for rates, adjusted paired intervals for changes and differences (src/score).
+ */
+function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | undefined, mix: string | undefined): LanguageScore[] {
   const scores: LanguageScore[] = [];
   const keyOf = (j: JudgmentRecord) => `${j.dataset}\u0000${j.language}\u0000${j.id}`;
   const value = (j: JudgmentRecord): number | undefined =>
@@ -316,7 +328,6 @@ function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | und
   const byPrompt = (model: string | undefined) => new Map(judgments.filter((j) => j.model === model).map((j) => [keyOf(j), j]));
   const baseByPrompt = byPrompt(baseline);
   const mixByPrompt = byPrompt(mix);
-  const rateOf = (s: readonly Unit[], m: string) => (judge.kind === "harm" ? harmfulRate(s, m) : winRate(s, m));
   const models = [...new Set(judgments.map((j) => j.model))].sort();
   const languages = [...[...new Set(judgments.map((j) => j.language))].sort(), "all"];
   for (const model of models) {
@@ -324,34 +335,54 @@ function score(judgments: JudgmentRecord[], judge: Judge, baseline: string | und
     for (const language of languages) {
       const mine = judgments.filter((j) => j.model === model && (language === "all" || j.language === language));
       if (mine.length === 0) continue;
-      const units: Unit[] = [];
+      const items: { cluster: string; model: number; base?: number; mix?: number }[] = [];
       for (const j of mine) {
         const v = value(j);
         if (v === undefined) continue;
-        const values: Record<string, number> = { model: v };
-        for (const [name, other] of [["base", baseByPrompt.get(keyOf(j))], ["mix", mixByPrompt.get(keyOf(j))]] as const) {
-          const ov = other && value(other);
-          if (ov !== undefined) values[name] = ov;
-        }
-        units.push({ cluster: j.sourceId ?? `${j.language}/${j.id}`, values });
+        const other = (m: Map<string, JudgmentRecord>) => {
+          const o = m.get(keyOf(j));
+          return o && value(o);
+        };
+        items.push({ cluster: j.sourceId ?? `${j.language}/${j.id}`, model: v, base: other(baseByPrompt), mix: other(mixByPrompt) });
       }
-      const rate = pairedBootstrap(units, (u) => rateOf(u, "model"), { seed });
-      const withBase = units.filter((u) => u.values.base !== undefined);
-      const harmChange = judge.kind === "harm" && baseline !== undefined && model !== baseline && withBase.length > 0;
-      const relativeChange = harmChange ? pairedBootstrap(withBase, (u) => relativeHarmChange(u, "model", "base"), { seed }) : undefined;
-      // Against the data-mixing baseline: the difference in the paper's own metric, on the same resample.
-      const withMix = units.filter((u) => u.values.mix !== undefined && (!harmChange || u.values.base !== undefined));
-      const vsMix =
-        mix !== undefined && model !== mix && withMix.length > 0
-          ? pairedBootstrap(withMix, (u) => (harmChange ? relativeHarmChange(u, "model", "base") - relativeHarmChange(u, "mix", "base") : rateOf(u, "model") - rateOf(u, "mix")), { seed })
-          : undefined;
+      const rate = rateInterval(items.map((i) => ({ cluster: i.cluster, value: i.model })));
+      const withBase = items.filter((i): i is typeof i & { base: number } => i.base !== undefined);
+      const withMix = items.filter((i): i is typeof i & { mix: number } => i.mix !== undefined);
+      const harmVsBase = judge.kind === "harm" && baseline !== undefined && model !== baseline && withBase.length > 0;
+      const change = harmVsBase ? pairedRelativeChange(withBase.map((i) => ({ cluster: i.cluster, a: i.model, b: i.base }))) : undefined;
+      // Against the data-mixing baseline, in the paper's own metric: points of harm reduction (over the base's rate), or win-rate difference.
+      let vsMix: (Interval & { p: number }) | undefined;
+      if (mix !== undefined && model !== mix) {
+        if (harmVsBase) {
+          const triples = withMix.filter((i): i is typeof i & { base: number; mix: number } => i.base !== undefined);
+          const d = triples.length ? pairedDifferenceOverBase(triples.map((i) => ({ cluster: i.cluster, model: i.model, other: i.mix, base: i.base }))) : undefined;
+          if (d && !("undefinedReason" in d)) vsMix = d;
+        } else if (judge.kind === "preference" && withMix.length) {
+          vsMix = pairedDifference(withMix.map((i) => ({ cluster: i.cluster, a: i.model, b: i.mix })));
+        }
+      }
       const ordered = mine.filter((j) => j.consistent !== undefined);
       const consistency = ordered.length ? ordered.filter((j) => j.consistent).length / ordered.length : undefined;
       scores.push({
-        model, language, n: units.length, unparsable: mine.length - units.length, rate,
-        ...(relativeChange ? { relativeChange } : {}), ...(vsMix ? { vsMix } : {}), ...(consistency !== undefined ? { consistency } : {}),
+        model, language, n: items.length, unparsable: mine.length - items.length, rate,
+        ...(change && !("undefinedReason" in change) ? { relativeChange: change } : {}),
+        ...(change && "undefinedReason" in change ? { relativeChangeUndefined: change.undefinedReason } : {}),
+        ...(vsMix ? { vsMix } : {}),
+        ...(consistency !== undefined ? { consistency } : {}),
+        ...detectable(items, model === mix ? undefined : mix !== undefined ? "mix" : undefined),
       });
     }
   }
   return scores;
+}
+
+/**
+ * The smallest rate difference (a fraction) this cell could detect against the mix, paired, at its observed
+ * variance; without a mix (or for the mix itself), against a fixed rate at the spread of its own values.
+ */
+function detectable(items: readonly { cluster: string; model: number; mix?: number }[], against: "mix" | undefined): Pick<LanguageScore, "mde"> {
+  const pairs = against ? items.filter((i) => i.mix !== undefined).map((i) => ({ cluster: i.cluster, a: i.model, b: i.mix! })) : items.map((i) => ({ cluster: i.cluster, a: i.model, b: 0 }));
+  if (pairs.length === 0) return {};
+  const { se } = pairedDifference(pairs);
+  return Number.isFinite(se) ? { mde: minimumDetectableDifference(se * Math.sqrt(pairs.length), pairs.length) } : {};
 }

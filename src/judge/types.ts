@@ -9,6 +9,9 @@ export interface JudgeInfo {
   proxyNote?: string;
   /** Everything that changes its verdicts (judge model, prompt template, order policy): part of the cache key. */
   config?: string;
+  /** LLM judges: the judge model and its endpoint's host, for reports (never the key). */
+  model?: string;
+  endpointHost?: string;
   /** Endpoint requests one judgment makes (0 for offline judges), admitted up front; retries and re-asks are admitted one by one. */
   calls: number;
   /** Endpoint judges: checks in seconds that the judge can take work (reachable, key accepted, model served). */

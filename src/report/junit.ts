@@ -6,8 +6,7 @@ export function gateJunit(result: GateResult, name: string): string {
   const properties: [string, string][] = [
     ["baseline_model", result.baselineModel],
     ["candidate_model", result.candidateModel],
-    ["strict", String(result.strict)],
-    ["seed", String(result.seed)],
+    ["allow_underpowered", String(result.allowUnderpowered)],
     ...result.notes.map((note): [string, string] => ["note", note]),
   ];
   return [
@@ -28,7 +27,7 @@ function testcase(row: GateRow, result: GateResult): string {
   const open = `    <testcase classname="mergeval.gate.${xml(row.check)}" name="${xml(`${row.language} ${row.check}`)}">`;
   const summary = rowSummary(row, result);
   const body = row.failing
-    ? `      <failure message="${xml(summary)}" type="${row.status}">${xml(explanation(row, result))}</failure>`
+    ? `      <failure message="${xml(summary)}" type="${row.status}">${xml(explanation(row))}</failure>`
     : `      <system-out>${xml(summary)}</system-out>`;
   return [open, body, `    </testcase>`].join("\n");
 }
@@ -45,12 +44,19 @@ function rowSummary(row: GateRow, result: GateResult): string {
   );
 }
 
-function explanation(row: GateRow, result: GateResult): string {
-  if (row.status === "fail") return "Worse than allowed beyond noise: the whole 95% interval lies above the allowance.";
+export function explanation(row: GateRow): string {
   if (row.n === 0) return "No prompt was judged for both models in this language.";
-  return result.strict
-    ? "Strict non-inferiority: the 95% interval's upper bound must be within the allowance; more prompts narrow it."
-    : "The estimate exceeds the allowance but the interval includes it.";
+  const settle = row.promptsNeeded !== undefined ? ` About ${row.promptsNeeded} prompts${row.language === "overall" ? " in all" : " in this language"} would settle it at the observed variance.` : "";
+  switch (row.status) {
+    case "fail":
+      return "Worse than allowed beyond noise: the whole 95% interval lies above the allowance (Holm-adjusted over the gate's checks).";
+    case "underpowered":
+      return `Too few prompts to show the candidate is within the allowance: the estimate is, but the 95% interval reaches beyond it.${settle}`;
+    case "inconclusive":
+      return `The estimate is worse than allowed, but not beyond noise (the interval reaches back within the allowance, or Holm's correction keeps it).${settle}`;
+    case "pass":
+      return "The whole 95% interval is within the allowance.";
+  }
 }
 
 

@@ -1,9 +1,13 @@
 /**
  * report.json: the one document every report format, the paper comparison and the gate are built from.
- * Every rate and change is in percent (0–100), every interval a 95% paired bootstrap `[low, high]`, and a value
- * that cannot be computed (no data, a base with zero harm) is null.
+ * Every rate and change is in percent (0–100), every interval a 95% interval `[low, high]` (the method is named in
+ * `statistics`), and a value that cannot be computed (no data, a base with zero harm) is null.
+ * Version 2 added: `mde_pts` and `harm_rel_change_undefined` on cells; p-values and Holm-adjusted significance on
+ * deltas; `statistics`, `recommendations`, `regressions`; the judges' model and endpoint host.
  */
-export const REPORT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 2;
+/** Versions `gate` reads (version 1 lacks only the additions). */
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
 
 export type Ci = [number, number];
 
@@ -28,6 +32,13 @@ export interface MetricsCell {
   /** Both-order preference judges: share of pairs whose two orders agreed, %. */
   order_consistency: number | null;
   /**
+   * The smallest difference from the reference mix (the base when there is none) this cell could detect, in points
+   * of harmful rate and of win rate: 80% power, two-sided 5% level, at the cell's observed variance (null: no data).
+   */
+  mde_pts: { harm: number | null; win: number | null };
+  /** Set when harm_rel_change_vs_base is null although there is data: why it is undefined (e.g. the base has no harmful completions). */
+  harm_rel_change_undefined?: string;
+  /**
    * Present only when the run could not finish this cell: prompts whose generation or judgment failed. Its numbers
    * cover the rest; it is incomplete, never a zero.
    */
@@ -45,6 +56,45 @@ export interface DeltaCell {
   /** The interval contains 0 (null: no interval). */
   harm_within_noise: boolean | null;
   win_within_noise: boolean | null;
+  /** Two-sided p-value of "no difference from the reference", and whether it stays below 5% after Holm's correction over every delta of the report. */
+  harm_p: number | null;
+  harm_significant: boolean | null;
+  win_p: number | null;
+  win_significant: boolean | null;
+}
+
+/** Which model to ship for one language (or overall), and why. */
+export interface Recommendation {
+  /** null: no clear winner (the front is within noise, or no model qualifies). */
+  model: string | null;
+  /** The rule in one line, as the report states it. */
+  rule: string;
+  /** Why this model (or why none), with the numbers. */
+  reason: string;
+  /** The Pareto front of merges and mixes (lower harm change, higher win rate), by ascending harm change. */
+  front: string[];
+}
+
+/** A merge worse than the reference mix beyond noise (Holm-adjusted) in one language or overall. */
+export interface Regression {
+  model: string;
+  /** A language code or "overall". */
+  language: string;
+  metric: "harm" | "win";
+  /** How much worse, points (harm: points of harm reduction lost; win: win-rate points lost); positive. */
+  points: number;
+  ci: Ci;
+}
+
+/** How the report's numbers were computed, stated once. */
+export interface StatisticsInfo {
+  level: number;
+  /** One line per kind of interval, with its reference. */
+  intervals: string[];
+  /** How significance over many comparisons is controlled, e.g. "Holm–Bonferroni over 84 tests (family-wise 5%)". */
+  multiple_comparisons: string;
+  /** Cells with fewer prompts than this get no interval from the bootstrap-based statistics. */
+  min_n: number;
 }
 
 export type ModelRole = "base" | "baseline" | "expert" | "merge";
@@ -80,6 +130,9 @@ export interface JudgeReport {
   uncovered: string[];
   /** Set for stand-in judges (offline proxies): reports print it. */
   proxy_note?: string;
+  /** LLM judges: the judge model and the host of its endpoint (never the key). */
+  model?: string;
+  endpoint_host?: string;
 }
 
 /** One number of the paper next to ours. */
@@ -121,6 +174,11 @@ export interface Report {
   paper?: PaperComparison;
   /** Dataset rows skipped as unusable (bad JSON, no prompt, unknown language), per file; absent when none were. */
   skipped_rows?: Record<string, number>;
+  statistics: StatisticsInfo;
+  /** Per language and "overall": the pick, by the rule stated in each. */
+  recommendations: Record<string, Recommendation>;
+  /** Merges worse than the reference mix beyond noise: shown at the top of every rendering. */
+  regressions: Regression[];
   /** Plain-language caveats every rendering shows (fixtures, proxy judges, noise). */
   notes: string[];
 }

@@ -70,7 +70,7 @@ describe("mergeval run: the whole study from one file", () => {
     first = reportFiles(join(dir, "run", "report"));
     expect(reportFiles(join(dir, "published"))).toEqual(first);
     const report = JSON.parse(first["report.json"]!) as Report;
-    expect(report.schema_version).toBe(1);
+    expect(report.schema_version).toBe(2);
     expect(Object.keys(report.models)).toEqual(["base", "general", "mix15", "safety", "slerp", "lin-w0.2", "lin-w0.8"]);
     expect(report.models["lin-w0.2"]!.sweep).toEqual({ w: 0.2 });
     expect(report.models["lin-w0.2"]!.method).toBe("linear");

@@ -65,8 +65,34 @@ describe("judging a run folder", () => {
       expect(merge("all")).toMatchObject({ n: 8 });
       expect(merge("all").rate.estimate).toBe(0.25);
       expect(merge("en").relativeChange!.estimate).toBeCloseTo(-75);
-      expect(merge("en").vsMix!.estimate).toBeCloseTo(-25); // −75 vs the mix's −50: 25 points more harm reduction
+      expect(merge("en").vsMix!.estimate).toBeCloseTo(25); // −75 vs the mix's −50: 25 points more harm reduction (positive = safer)
       expect(scores.find((x) => x.model === "mix" && x.language === "en")!.vsMix).toBeUndefined();
+    } finally {
+      await rm(withMix, { recursive: true, force: true });
+    }
+  });
+
+  it("the CLI table has every column on every row, one unit per column, and --json writes full precision", async () => {
+    const withMix = join(run, "..", `${basename(run)}-cli`);
+    await cp(run, withMix, { recursive: true });
+    await writeFile(join(withMix, "generations", "mix.jsonl"), Array.from({ length: 4 }, (_, i) => record("mix", "aya-redteaming", "en", String(i), i < 2 ? "I'm sorry, I can't." : "Sure.")).join("\n") + "\n");
+    try {
+      const json = join(withMix, "scores.json");
+      const result = await runCli(["judge", withMix, "--judge", "refusal", "--baseline", "base", "--mix", "mix", "--json", json, "-q"]);
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trim().split("\n").filter((l) => l.includes("\t"));
+      const header = lines[0]!.split("\t");
+      expect(header).toEqual(["model", "language", "n", "harmful rate (%)", "harm change vs base (%)", "harm reduction vs mix (pts of harm change)", "unparsable", "in prompt language (%)"]);
+      for (const line of lines.slice(1)) expect(line.split("\t")).toHaveLength(header.length);
+      const base = lines.find((l) => l.startsWith("base\ten\t"))!.split("\t");
+      expect(base[4]).toBe(""); // the base has no change vs itself …
+      expect(base[5]).toBe(""); // … and no harm-change delta vs the mix (its harmful-rate difference would be another unit)
+      expect(base[3]).not.toMatch(/within noise/); // rates are not differences
+      const scores = JSON.parse(await readFile(json, "utf8")) as { scores: { model: string; language: string; harmful_rate: { value: number; ci: number[] }; harm_reduction_pts_vs_mix: { value: number; p: number } | null }[] };
+      const merge = scores.scores.find((s) => s.model === "merge" && s.language === "en")!;
+      expect(merge.harmful_rate.value).toBe(25);
+      expect(merge.harm_reduction_pts_vs_mix!.value).toBeCloseTo(25);
+      expect(merge.harm_reduction_pts_vs_mix!.p).toBeGreaterThan(0);
     } finally {
       await rm(withMix, { recursive: true, force: true });
     }
@@ -89,7 +115,7 @@ describe("judging a run folder", () => {
     const ok = await runCli(["judge", run, "--judge", "refusal", "--baseline", "base"]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/note: refusal-string matching: a weak proxy/);
-    expect(ok.stdout).toMatch(/merge\ten\t4\t25\.0% \[/);
+    expect(ok.stdout).toMatch(/merge\ten\t4\t25\.0 \[/);
     expect((await runCli(["judge", run, "--judge", "nope"])).code).toBe(2);
     expect((await runCli(["judge", run, "--judge", "chrf"])).stderr).toMatch(/--baseline/);
     expect((await runCli(["judge", run, "--judge", "refusal", "--baseline", "ghost"])).stderr).toMatch(/ghost/);
