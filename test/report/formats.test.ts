@@ -12,28 +12,32 @@ import { renderCsv } from "../../src/report/csv.ts";
 import { REPORT_FILES, renderReport, writeReport } from "../../src/report/index.ts";
 import { renderMarkdown } from "../../src/report/markdown.ts";
 import type { MetricsCell, Report } from "../../src/report/types.ts";
-import type { Interval } from "../../src/score/bootstrap.ts";
+import type { Interval } from "../../src/score/interval.ts";
 
 // A small hand-made report: two languages, the base, the reference mix and two merges whose names need escaping.
 
 const iv = (estimate: number, low: number, high: number, withinNoise = low <= 0 && high >= 0): Interval => ({ estimate, low, high, withinNoise });
+/** A difference from the mix with its p-value (harm: points of harm reduction, positive = safer than the mix). */
+const vs = (estimate: number, low: number, high: number, p: number): Interval & { p: number } => ({ ...iv(estimate, low, high), p });
+const HI_UNDEFINED = "the base has no harmful completions in hi";
 const SLERP = "slerp|v2";
 /** A literal backslash before a pipe, plus a comma and quotes for the CSV. */
 const TIES = `ties\\|"x", final`;
 
 const harmScores: LanguageScore[] = [
   { model: "base", language: "en", n: 2, unparsable: 0, rate: iv(0.5, 0, 1) },
-  { model: "base", language: "hi", n: 2, unparsable: 0, rate: iv(0.3, 0, 0.6) },
+  { model: "base", language: "hi", n: 2, unparsable: 0, rate: iv(0, 0, 0.6) },
   { model: "base", language: "all", n: 4, unparsable: 0, rate: iv(0.4, 0.3, 0.5) },
   { model: "mix15", language: "all", n: 4, unparsable: 0, rate: iv(0.3, 0.1, 0.5), relativeChange: iv(-25, -40, -10) },
-  { model: SLERP, language: "en", n: 2, unparsable: 0, rate: iv(0.3, 0.1, 0.5), relativeChange: iv(-40, -60, -20), vsMix: iv(2, -1, 5) },
-  { model: SLERP, language: "all", n: 4, unparsable: 1, rate: iv(0.25, 0.2, 0.3), relativeChange: iv(-37.5, -50, -25), vsMix: iv(-3, -5, -1) },
-  { model: TIES, language: "all", n: 4, unparsable: 0, rate: iv(0.44, 0.4, 0.48), relativeChange: iv(10, 0.5, 19.5), vsMix: iv(35, 20, 50) },
+  { model: SLERP, language: "en", n: 2, unparsable: 0, rate: iv(0.3, 0.1, 0.5), relativeChange: iv(-40, -60, -20), vsMix: vs(-2, -5, 1, 0.3) },
+  { model: SLERP, language: "all", n: 4, unparsable: 1, rate: iv(0.25, 0.2, 0.3), relativeChange: iv(-37.5, -50, -25), vsMix: vs(3, 1, 5, 0.004), mde: 0.042 },
+  { model: TIES, language: "hi", n: 2, unparsable: 0, rate: iv(0.5, 0.1, 0.9), relativeChangeUndefined: HI_UNDEFINED },
+  { model: TIES, language: "all", n: 4, unparsable: 0, rate: iv(0.44, 0.4, 0.48), relativeChange: iv(10, 0.5, 19.5), vsMix: vs(-35, -50, -20, 0.00001) },
 ];
 
 const preferenceScores: LanguageScore[] = [
   { model: "mix15", language: "all", n: 3, unparsable: 0, rate: iv(0.55, 0.4, 0.7) },
-  { model: SLERP, language: "all", n: 3, unparsable: 0, rate: iv(0.6, 0.55, 0.65), vsMix: iv(0.03, -0.02, 0.08), consistency: 0.5 },
+  { model: SLERP, language: "all", n: 3, unparsable: 0, rate: iv(0.6, 0.55, 0.65), vsMix: vs(0.03, -0.02, 0.08, 0.21), consistency: 0.5, mde: 0.077 },
   { model: TIES, language: "all", n: 3, unparsable: 0, rate: iv(NaN, NaN, NaN) },
 ];
 
@@ -63,7 +67,24 @@ const inputs: ReportInputs = {
   generations: new Map([[SLERP, [generation(SLERP, "en", "r1", "Sure.")]]]),
 };
 
-const report: Report = buildReport(inputs);
+const report: Report = withVersion2(buildReport(inputs));
+
+/**
+ * The decision parts set by hand (build.ts derives them; here they are inputs to the renderings): the statistics,
+ * the recommendations, a regression, and a judge's model and host.
+ */
+function withVersion2(built: Report): Report {
+  built.judges.preference = { ...built.judges.preference, model: "gpt-4o", endpoint_host: "judge.example.org" };
+  built.statistics = { level: 0.95, intervals: ["Rates: Wilson score intervals.", "Differences: paired bootstrap over source prompts."], multiple_comparisons: "Holm–Bonferroni over 4 tests (family-wise 5%)", min_n: 10 };
+  const rule = "The front's most harm reduction without losing win rate.";
+  built.recommendations = {
+    overall: { model: SLERP, rule, reason: "3.0 pts less harm than mix15, win rate within noise.", front: [SLERP, "mix15"] },
+    en: { model: null, rule, reason: "Too few prompts.", front: [] },
+    hi: { model: null, rule, reason: "No harm change.", front: [] },
+  };
+  built.regressions = [{ model: TIES, language: "overall", metric: "harm", points: 35, ci: [20, 50] }];
+  return built;
+}
 
 const CSV_HEADER = [
   "model", "roles", "safety_mix", "method", "sweep", "language",
@@ -73,6 +94,8 @@ const CSV_HEADER = [
   "harm_reduction_pts_vs_reference", "harm_reduction_pts_ci_low", "harm_reduction_pts_ci_high", "harm_within_noise",
   "win_rate_pts_vs_reference", "win_rate_pts_ci_low", "win_rate_pts_ci_high", "win_within_noise",
   "n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency", "missing_redteam", "missing_general",
+  // Schema version 2, appended.
+  "mde_harm_pts", "mde_win_pts", "harm_p", "harm_significant", "win_p", "win_significant", "harm_rel_change_undefined",
 ];
 
 /** How a value reads back from the CSV: numbers as numbers, booleans as "true"/"false", null as empty. */
@@ -120,6 +143,10 @@ describe("renderCsv", () => {
       expectField(column(row, "win_rate_pts_ci_high"), delta?.win_rate_pts_ci?.[1]);
       expectField(column(row, "win_within_noise"), delta?.win_within_noise);
       for (const m of ["n_redteam", "n_general", "unparsable", "in_language_rate", "order_consistency"] as const) expectField(column(row, m), cell[m]);
+      expectField(column(row, "mde_harm_pts"), cell.mde_pts.harm);
+      expectField(column(row, "mde_win_pts"), cell.mde_pts.win);
+      for (const m of ["harm_p", "harm_significant", "win_p", "win_significant"] as const) expectField(column(row, m), delta?.[m]);
+      expectField(column(row, "harm_rel_change_undefined"), cell.harm_rel_change_undefined);
     }
   });
 
@@ -134,6 +161,7 @@ describe("renderCsv", () => {
       "3", "-2", "8", "true",
       "4", "3", "1", "", "50",
       "0", "0",
+      "4.2", "7.7", "0.004", "true", "0.21", "false", "",
     ]);
     const ties = rows.find((r) => r[0] === TIES && r[5] === "overall")!;
     expect(ties.slice(0, 5)).toEqual([TIES, "merge", "", "ties", "density=0.4 weight=1"]);
@@ -141,6 +169,11 @@ describe("renderCsv", () => {
     const mix15 = rows.find((r) => r[0] === "mix15" && r[5] === "hi")!;
     expect(mix15.slice(2, 4)).toEqual(["15", ""]);
     expect(mix15.slice(15, 23)).toEqual(["", "", "", "", "", "", "", ""]); // the reference has no deltas
+    expect(mix15.slice(32, 36)).toEqual(["", "", "", ""]);
+    const tiesHi = rows.find((r) => r[0] === TIES && r[5] === "hi")!;
+    expect(tiesHi.slice(9, 12)).toEqual(["", "", ""]);
+    expect(tiesHi.at(-1)).toBe(HI_UNDEFINED);
+    expect(ties.slice(30)).toEqual(["", "", "0.00001", "true", "", "", ""]);
   });
 });
 
@@ -151,17 +184,39 @@ describe("renderMarkdown", () => {
   const markdown = renderMarkdown(report);
   const lines = markdown.split("\n");
 
-  it("has the all-languages table first, then one per language with its name, then the paper", () => {
+  it("opens with the decision, then the notes, the set-up, how to read it, the tables and the paper", () => {
     expect(lines.filter((l) => l.startsWith("## "))).toEqual([
+      "## Recommendations",
+      "## Regressions against mix15",
+      "## Read this first",
+      "## Set-up",
+      "## How to read the numbers",
       "## All languages",
       "## English (en)",
       "## Hindi (hi)",
       `## Paper comparison: ${report.paper!.title}`,
     ]);
-    expect(lines[0]).toBe("# formats: mix data or merge models?");
+    expect(lines.slice(0, 3)).toEqual(["# formats: mix data or merge models?", "", "## Recommendations"]);
     expect(markdown).toContain("Hand-made numbers.");
-    expect(markdown).toContain("Base model: **base**; reference data mix: **mix15**. Harm judge: refusal; preference judge: chrf.");
-    expect(markdown).toContain("Generation: max 8 tokens, temperature 0, first 2 prompts per language.");
+    expect(markdown).toContain("Base model: **base**; reference data mix: **mix15**. Generation: max 8 tokens, temperature 0, first 2 prompts per language.");
+    expect(lines).toContain("- Harm judge: refusal");
+    expect(markdown).toContain("- Preference judge: chrf (model gpt-4o at judge.example.org)");
+  });
+
+  it("states the pick per language and overall, the rule once, the reason and the front; then the regressions", () => {
+    const at = lines.indexOf("## Recommendations");
+    expect(lines.slice(at, at + 9)).toEqual([
+      "## Recommendations",
+      "",
+      "Rule: The front's most harm reduction without losing win rate.",
+      "",
+      "| Where | Ship | Why | Pareto front (merges and mixes) |",
+      "|---|---|---|---|",
+      "| All languages | **slerp\\|v2** | 3.0 pts less harm than mix15, win rate within noise. | slerp\\|v2, mix15 |",
+      "| English (en) | no clear winner | Too few prompts. | — |",
+      "| Hindi (hi) | no clear winner | No harm change. | — |",
+    ]);
+    expect(markdown).toContain(`- **ties\\\\\\|"x", final is worse than mix15 over all languages: 35.0 points of harm reduction lost [20.0, 50.0], significant after Holm**`);
   });
 
   it("prints the notes as blockquotes before the tables", () => {
@@ -169,44 +224,66 @@ describe("renderMarkdown", () => {
     const firstTable = lines.indexOf("## All languages");
     for (const note of report.notes) {
       const at = lines.indexOf(`> ${note}`);
-      expect(at).toBeGreaterThan(0);
+      expect(at).toBeGreaterThan(lines.indexOf("## Read this first"));
       expect(at).toBeLessThan(firstTable);
     }
   });
 
-  it("writes the hand-worked rows: one decimal, brackets with noise, — for null, escaped names", () => {
+  it("states how the numbers were computed", () => {
+    expect(markdown).toContain("- Intervals are 95% intervals:\n  - Rates: Wilson score intervals.\n  - Differences: paired bootstrap over source prompts.");
+    expect(markdown).toContain("- Many comparisons: Holm–Bonferroni over 4 tests (family-wise 5%).");
+    expect(markdown).toContain("- Cells with fewer than 10 prompts get no interval.");
+  });
+
+  it("writes the hand-worked rows: one decimal, differences in words, noise and Holm on differences, undefined with its reason, escaped names", () => {
     const section = (title: string) => {
       const start = lines.indexOf(`## ${title}`);
       const end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
       return lines.slice(start, end === -1 ? undefined : end);
     };
     const all = section("All languages");
-    expect(all).toContain("| base | base | — | — | — | — | 40.0 | 4 / 0 | 0 | — |");
-    expect(all).toContain("| mix15 | baseline (15% safety) | -25.0 | [-40.0, -10.0] | 55.0 | [40.0, 70.0] | 30.0 | 4 / 3 | 0 | — |");
-    expect(all).toContain("| slerp\\|v2 | merge | -37.5 (+3.0) | [-50.0, -25.0] | 60.0 (+3.0, within noise) | [55.0, 65.0] | 25.0 | 4 / 3 | 1 | — |");
-    expect(all).toContain(`| ties\\\\\\|"x", final | merge | 10.0 (-35.0) | [0.5, 19.5] | — | — | 44.0 | 4 / 3 | 0 | — |`);
+    expect(all).toContain("| base | base | — | — | — | — | — | — | 40.0 | 4 / 0 | — / — | 0 | — |");
+    expect(all).toContain("| mix15 | baseline (15% safety) | -25.0 | [-40.0, -10.0] | reference | 55.0 | [40.0, 70.0] | reference | 30.0 | 4 / 3 | — / — | 0 | — |");
+    expect(all).toContain(
+      "| slerp\\|v2 | merge | -37.5 | [-50.0, -25.0] | +3.0 pts less harm [1.0, 5.0] (significant after Holm) " +
+        "| 60.0 | [55.0, 65.0] | +3.0 win-rate pts [−2.0, 8.0] (within noise) | 25.0 | 4 / 3 | ±4.2 / ±7.7 | 1 | — |",
+    );
+    expect(all).toContain(`| ties\\\\\\|"x", final | merge | 10.0 | [0.5, 19.5] | −35.0 pts: more harm [−50.0, −20.0] (significant after Holm) | — | — | — | 44.0 | 4 / 3 | — / — | 0 | — |`);
     const en = section("English (en)");
-    expect(en).toContain("| slerp\\|v2 | merge | -40.0 (-2.0, within noise) | [-60.0, -20.0] | — | — | 30.0 | 2 / 0 | 0 | — |");
+    expect(en).toContain("| slerp\\|v2 | merge | -40.0 | [-60.0, -20.0] | −2.0 pts: more harm [−5.0, 1.0] (within noise) | — | — | — | 30.0 | 2 / 0 | — / — | 0 | — |");
     const hi = section("Hindi (hi)");
-    expect(hi).toContain("| slerp\\|v2 | merge | — | — | — | — | — | 0 / 0 | 0 | — |");
-    expect(hi).toContain("| base | base | — | — | — | — | 30.0 | 2 / 0 | 0 | — |");
-    const paper = section(`Paper comparison: ${report.paper!.title}`);
-    expect(paper).toContain("| slerp\\|v2 | SLERP | harm_reduction_pts | 1.2 | 3.0 | +1.8 |");
-    expect(paper).toContain("| mix15 | 15% Safety Mix | win_rate_vs_base | 67.4 | 55.0 | -12.4 |");
-    expect(paper).toContain(`| ties\\\\\\|"x", final | TIES | win_rate_vs_base | 74.9 | — | — |`);
+    expect(hi).toContain("| slerp\\|v2 | merge | — | — | — | — | — | — | — | 0 / 0 | — / — | 0 | — |");
+    expect(hi).toContain(`| ties\\\\\\|"x", final | merge | undefined¹ | — | undefined¹ | — | — | — | 50.0 | 2 / 0 | — / — | 0 | — |`);
+    expect(hi).toContain(`¹ Harm change undefined: ${HI_UNDEFINED}`);
+    // "within noise" qualifies differences only: never a rate or a change vs the base.
+    for (const line of [...all, ...en, ...hi].filter((l) => l.startsWith("| "))) {
+      for (const [i, cell] of line.split(/(?<!\\) \| /).entries()) if (cell.includes("within noise")) expect([4, 7], line).toContain(i);
+    }
+  });
+
+  it("shows every row of the paper's table: ours / paper / ours − paper, and rows no model stands for", () => {
+    const start = lines.indexOf(`## Paper comparison: ${report.paper!.title}`);
+    const paper = lines.slice(start);
+    expect(paper).toContain("| SLERP | slerp\\|v2 | -37.5 / -58.2 / +20.7 | 60.0 / 72.6 / −12.6 | 3.0 / 1.2 / +1.8 | 3.0 / 5.2 / −2.2 |");
+    expect(paper).toContain("| 15% Safety Mix | mix15 | -25.0 / -56.6 / +31.6 | 55.0 / 67.4 / −12.4 |  |  |");
+    expect(paper).toContain(`| TIES | ties\\\\\\|"x", final | 10.0 / -45.2 / +55.2 | — / 74.9 / — | -35.0 / -11.4 / −23.6 | — / 7.5 / — |`);
+    expect(paper).toContain("| DARE-TIES | no model | — / -56.1 / — | — / 70.0 / — | — / -0.5 / — | — / 2.6 / — |");
+    expect(paper).toContain("- DARE-TIES: no model of this experiment stands for this row (paper numbers only); `paper_row: DARE-TIES` on a model compares it.");
+    const rows = paper.filter((l) => l.startsWith("| ") && !l.startsWith("| Paper row"));
+    expect(rows.map((l) => l.split(" | ")[0]!.slice(2))).toEqual(["0% Safety Mix", "15% Safety Mix", "100% Safety Mix", "Linear", "SLERP", "TIES", "DARE-TIES"]);
   });
 
   it("keeps every table row at its header's column count despite pipes in model names", () => {
-    let tables = 0;
+    const rowCounts: number[] = [];
     for (let i = 0; i < lines.length; i++) {
       if (!lines[i]!.startsWith("|") || lines[i - 1]?.startsWith("|")) continue;
-      tables++;
       const columns = unescapedPipes(lines[i]!);
       let rows = 0;
       for (let j = i + 1; j < lines.length && lines[j]!.startsWith("|"); j++, rows++) expect(unescapedPipes(lines[j]!), lines[j]).toBe(columns);
-      expect(rows).toBe(1 + (tables === 4 ? report.paper!.cells.length : 4)); // separator + rows
+      rowCounts.push(rows - 1); // without the separator
     }
-    expect(tables).toBe(4);
+    // Recommendations, all languages, en, hi, the paper's seven rows.
+    expect(rowCounts).toEqual([3, 4, 4, 4, 7]);
     expect(unescapedPipes("| a\\|b | c |")).toBe(3); // the counter itself
     expect(unescapedPipes("| a\\\\|b |")).toBe(3);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ReportModel } from "../../src/report/build.ts";
-import { comparePaper } from "../../src/report/paper.ts";
+import { comparePaper, paperGapText, paperGaps, paperLines } from "../../src/report/paper.ts";
 import { DEFAULT_PAPER_ROWS, PAPER_TABLES, paperTableIds, type PaperRow, type PaperTable } from "../../src/report/paper-data.ts";
 import type { DeltaCell, MetricsCell, ModelReport, PaperCell, Report } from "../../src/report/types.ts";
 
@@ -93,12 +93,15 @@ function metrics(harm: number | null, win: number | null): MetricsCell {
     harmful_rate: null, harmful_rate_ci: null,
     harm_rel_change_vs_base: harm, harm_rel_change_vs_base_ci: null,
     win_rate_vs_base: win, win_rate_vs_base_ci: null,
-    n_redteam: 0, n_general: 0, unparsable: 0, in_language_rate: null, order_consistency: null,
+    n_redteam: 0, n_general: 0, unparsable: 0, in_language_rate: null, order_consistency: null, mde_pts: { harm: null, win: null },
   };
 }
 
 function delta(harm: number | null, win: number | null): DeltaCell {
-  return { harm_reduction_pts: harm, harm_reduction_pts_ci: null, win_rate_pts: win, win_rate_pts_ci: null, harm_within_noise: null, win_within_noise: null };
+  return {
+    harm_reduction_pts: harm, harm_reduction_pts_ci: null, win_rate_pts: win, win_rate_pts_ci: null, harm_within_noise: null, win_within_noise: null,
+    harm_p: null, harm_significant: null, win_p: null, win_significant: null,
+  };
 }
 
 function modelReport(harm: number | null, win: number | null, deltas?: DeltaCell): ModelReport {
@@ -140,7 +143,7 @@ describe("comparePaper", () => {
     // Two SLERP merges, one named explicitly: it wins.
     { name: "slerp-a", roles: ["merge"], method: "slerp", source: "s" },
     { name: "slerp-b", roles: ["merge"], method: "slerp", paperRow: "SLERP", source: "s" },
-    // Two TIES merges, neither named: no TIES row.
+    // Two TIES merges, neither named: both are compared with the TIES row.
     { name: "ties-a", roles: ["merge"], method: "ties", source: "s" },
     { name: "ties-b", roles: ["merge"], method: "ties", source: "s" },
     { name: "dare-a", roles: ["merge"], method: "dare_ties", source: "s" },
@@ -156,20 +159,28 @@ describe("comparePaper", () => {
       "mix100 → 100% Safety Mix",
       "linear-a → Linear",
       "slerp-b → SLERP",
+      "ties-a → TIES",
+      "ties-b → TIES",
       "dare-a → DARE-TIES",
     ]);
   });
 
-  it("an explicit paperRow wins; two merges of one method and no paperRow match nothing", () => {
+  it("an explicit paperRow wins; two merges of one method and no paperRow are both compared", () => {
     const { cells } = comparePaper("table1-sft", models, report);
     expect(cellsOf(cells, "slerp-a")).toEqual([]);
-    expect(cells.filter((c) => c.paper_row === "TIES")).toEqual([]);
+    expect(rowsOf(cells.filter((c) => c.paper_row === "TIES"))).toEqual(["ties-a → TIES", "ties-b → TIES"]);
+    expect(cellsOf(cells, "ties-b").map((c) => [c.metric, c.ours])).toEqual([
+      ["harm_rel_change_vs_base", -63],
+      ["win_rate_vs_base", 74],
+      ["harm_reduction_pts", 13],
+      ["win_rate_pts", 4],
+    ]);
     // The base (no mix, no method) stands for no row.
     expect(cellsOf(cells, "base")).toEqual([]);
 
     // With one of the TIES merges named, that one gets the row.
     const named = models.map((m) => (m.name === "ties-a" ? { ...m, paperRow: "TIES" } : m));
-    expect(rowsOf(comparePaper("table1-sft", named, report).cells)).toContain("ties-a → TIES");
+    expect(rowsOf(comparePaper("table1-sft", named, report).cells).filter((r) => r.endsWith("TIES"))).toEqual(["ties-a → TIES", "dare-a → DARE-TIES"]);
     // With only one TIES merge, the method alone is enough.
     const single = models.filter((m) => m.name !== "ties-b");
     expect(rowsOf(comparePaper("table1-sft", single, report).cells)).toContain("ties-a → TIES");
@@ -212,6 +223,37 @@ describe("comparePaper", () => {
       ["harm_reduction_pts", 1.2, null, null],
       ["win_rate_pts", 7.5, null, null],
     ]);
+  });
+
+  it("the renderings' lines leave no paper row out: each candidate on its own line, rows without a model with the paper's numbers", () => {
+    const fig5 = comparePaper("fig5-language", [...models, { name: "renamed", roles: ["merge"], method: "ties", paperRow: "TIES [All]", source: "s" }], report);
+    expect(paperLines(fig5).map((l) => [l.row, l.model, l.candidates])).toEqual([
+      ["15% Safety Mix", "mix15", 1],
+      ["TIES [All]", "renamed", 1],
+      ["TIES [EN,FR,SP]", null, 0],
+    ]);
+    expect(paperLines(fig5)[2]!.metrics).toEqual({
+      harm_rel_change_vs_base: { paper: -65.3, ours: null, difference: null },
+      win_rate_vs_base: { paper: 77.0, ours: null, difference: null },
+      harm_reduction_pts: { paper: 8.7, ours: null, difference: null },
+      win_rate_pts: { paper: 9.6, ours: null, difference: null },
+    });
+
+    const sft = comparePaper("table1-sft", models, report);
+    const lines = paperLines(sft);
+    expect([...new Set(lines.map((l) => l.row))]).toEqual(table("table1-sft").rows.map((r) => r.row));
+    expect(lines.filter((l) => l.row === "TIES").map((l) => [l.model, l.candidates])).toEqual([["ties-a", 2], ["ties-b", 2]]);
+    expect(lines.find((l) => l.model === "ties-a")!.metrics.win_rate_vs_base).toEqual({ paper: 74.9, ours: null, difference: null });
+
+    expect(paperGaps(sft)).toEqual([{ row: "TIES", candidates: ["ties-a", "ties-b"] }]);
+    expect(paperGaps(fig5)).toEqual([{ row: "TIES [EN,FR,SP]", candidates: [] }]);
+    const plain = (s: string) => s;
+    expect(paperGapText(paperGaps(sft)[0]!, plain, (c) => `\`${c}\``)).toBe("TIES: 2 candidates (ties-a, ties-b), each shown; `paper_row: TIES` on one of them picks it.");
+    expect(paperGapText(paperGaps(fig5)[0]!, plain, (c) => `\`${c}\``)).toBe(
+      "TIES [EN,FR,SP]: no model of this experiment stands for this row (paper numbers only); `paper_row: TIES [EN,FR,SP]` on a model compares it.",
+    );
+    // A table this version does not know: its rows as the cells name them.
+    expect(paperLines({ ...sft, id: "table9" }).map((l) => `${l.row}: ${l.model}`)).toEqual(lines.map((l) => `${l.row}: ${l.model}`));
   });
 
   it("rejects an unknown table", () => {
