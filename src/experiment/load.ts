@@ -7,6 +7,7 @@ import type { BackendSpec } from "../generate/index.ts";
 import { createJudge, judgeNames, type JudgeOptions } from "../judge/registry.ts";
 import type { Judge } from "../judge/types.ts";
 import { parseMergeConfig } from "../merge/config.ts";
+import { randomMethodNames } from "../merge/methods/registry.ts";
 import { paperTableIds } from "../report/paper-data.ts";
 import type { ModelRole } from "../report/types.ts";
 import { parseYamlConfig } from "../util/yaml-config.ts";
@@ -22,7 +23,15 @@ export interface ExperimentModel {
   source: string;
   backend: BackendSpec;
   /** Merges: the mergekit YAML to run (model references already resolved to folders) and where it goes. */
-  merge?: { recipeText: string; method: string; outDir: string; point?: Record<string, number> };
+  merge?: {
+    recipeText: string;
+    method: string;
+    outDir: string;
+    point?: Record<string, number>;
+    /** Merges repeated over seeds: this one's seed (else the experiment's) and the group it belongs to. */
+    seed?: number;
+    seedGroup?: string;
+  };
 }
 
 export interface Experiment {
@@ -80,19 +89,26 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     const where = at(`merges.${entryName}`);
     const recipe = await recipeObject(entry.recipe, where);
     for (const point of expandSweep(entryName, recipe, entry.sweep, where)) {
-      if (models.some((m) => m.name === point.name)) fail(where, `the merge name "${point.name}" is taken by another model or merge`);
-      const resolved = resolveModelRefs(point.recipe, spec.models, where);
-      const recipeText = `# ${point.name}: written by mergeval run from ${file} (seed ${spec.seed})\n${stringifyYaml(resolved)}`;
-      const label = `${where} (${point.name})`;
-      const method = (await withoutCopyLines(label, async () => parseMergeConfig(recipeText, label))).merge_method;
-      const outDir = join(runDir, "merges", point.name);
-      models.push({
-        name: point.name,
-        roles: ["merge"],
-        ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
-        ...(entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
-        merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}) },
-      });
+      // A random merge repeated over seeds: one merge per seed, grouped so the report can show their spread.
+      for (const seed of entry.seeds ?? [undefined]) {
+        const name = seed === undefined ? point.name : `${point.name}-s${seed}`;
+        if (models.some((m) => m.name === name)) fail(where, `the merge name "${name}" is taken by another model or merge`);
+        const resolved = resolveModelRefs(point.recipe, spec.models, where);
+        const recipeText = `# ${name}: written by mergeval run from ${file} (seed ${seed ?? spec.seed})\n${stringifyYaml(resolved)}`;
+        const label = `${where} (${name})`;
+        const method = (await withoutCopyLines(label, async () => parseMergeConfig(recipeText, label))).merge_method;
+        if (seed !== undefined && !randomMethodNames().includes(method)) {
+          fail(`${where}.seeds`, `${method} draws nothing at random, so every seed gives the same merge (seeds are for ${randomMethodNames().join(", ")})`);
+        }
+        const outDir = join(runDir, "merges", name);
+        models.push({
+          name,
+          roles: ["merge"],
+          ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
+          ...(entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
+          merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}), ...(seed !== undefined ? { seed, seedGroup: point.name } : {}) },
+        });
+      }
     }
   }
 

@@ -132,7 +132,7 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
       name: m.name, roles: m.roles, source: m.source,
       ...(m.safetyMix !== undefined ? { safetyMix: m.safetyMix } : {}),
       ...(m.paperRow ? { paperRow: m.paperRow } : {}),
-      ...(m.merge ? { method: m.merge.method, ...(m.merge.point ? { point: m.merge.point } : {}) } : {}),
+      ...(m.merge ? { method: m.merge.method, ...(m.merge.point ? { point: m.merge.point } : {}), ...(m.merge.seedGroup !== undefined ? { seed: m.merge.seed!, seedGroup: m.merge.seedGroup } : {}) } : {}),
     })),
     judges: experiment.judges,
     harm: judged.harm,
@@ -168,7 +168,7 @@ async function mergeOnce(model: ExperimentModel, experiment: Experiment, hooks: 
   await writeFile(recipeFile, merge.recipeText);
   const started = Date.now();
   const summary = await runMerge({
-    configFile: recipeFile, outDir: merge.outDir, force: true, seed: experiment.spec.seed, onWarning: hooks.warn,
+    configFile: recipeFile, outDir: merge.outDir, force: true, seed: merge.seed ?? experiment.spec.seed, onWarning: hooks.warn,
     onStart: ({ bytes }) => hooks.onStepStart?.(`merge ${model.name}`, bytes, "bytes"),
     onTensor: ({ bytes }) => hooks.onStepTick?.(bytes),
   }).finally(() => hooks.onStepEnd?.());

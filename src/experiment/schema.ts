@@ -43,6 +43,8 @@ export const mergeSchema = z
     recipe: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     /** A grid: every combination becomes one merge; `${var}` / `${1-var}` in the recipe take its values. */
     sweep: z.record(z.string().regex(/^[A-Za-z_]\w*$/, "sweep variables are identifiers"), z.array(z.number()).min(1)).optional(),
+    /** Random merges (DARE, DELLA): one merge per seed, named <name>-s<seed>; the report shows the spread. */
+    seeds: z.array(z.number().int().nonnegative()).min(2).optional(),
     /** Where the merged model is served for generation (e.g. vLLM started on RUN/merges/<name>); default: local ONNX. */
     serve: serve.optional(),
     paper_row: z.string().optional(),

@@ -7,7 +7,7 @@ import { buildMergePlan } from "./plan.ts";
 import { resolvedParameterRows, type ParameterRow } from "./resolved-params.ts";
 import { planShards, ShardWriter, tensorBytes } from "./safetensors/writer.ts";
 
-export { methodNames } from "./methods/registry.ts";
+export { methodNames, randomMethodNames } from "./methods/registry.ts";
 export { formatParameterRows, type ParameterRow } from "./resolved-params.ts";
 
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;

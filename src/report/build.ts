@@ -8,7 +8,7 @@ import { isCandidate, recommend, type Candidate, type PickRule } from "./recomme
 import { comparePaper } from "./paper.ts";
 import {
   REPORT_SCHEMA_VERSION, type Ci, type DeltaCell, type JudgeReport, type MetricsCell, type ModelReport, type ModelRole, type Recommendation, type Regression,
-  type Report, type SampleOutcome, type StatisticsInfo,
+  type Report, type SampleOutcome, type SeedSpread, type StatisticsInfo,
 } from "./types.ts";
 
 export interface ReportModel {
@@ -17,6 +17,9 @@ export interface ReportModel {
   safetyMix?: number;
   method?: string;
   point?: Record<string, number>;
+  /** Random merges repeated over seeds: this one's seed and its group (the entry and sweep point). */
+  seed?: number;
+  seedGroup?: string;
   paperRow?: string;
   source: string;
 }
@@ -53,6 +56,7 @@ export function buildReport(inputs: ReportInputs): Report {
       ...(model.safetyMix !== undefined ? { safety_mix: model.safetyMix } : {}),
       ...(model.method ? { method: model.method } : {}),
       ...(model.point ? { sweep: model.point } : {}),
+      ...(model.seed !== undefined ? { seed: model.seed } : {}),
       source: model.source,
       languages: Object.fromEntries(experiment.languages.map((l) => [l, cell(l)])),
       overall: cell(OVERALL),
@@ -74,6 +78,11 @@ export function buildReport(inputs: ReportInputs): Report {
     regressions: regressions(models, experiment.languages),
     notes: notes(inputs, models),
   };
+  const spread = seedSpread(inputs.models, models, experiment.languages);
+  if (spread.length) {
+    report.seed_spread = spread;
+    report.notes.push(...spread.map(spreadNote));
+  }
   if (experiment.paper) report.paper = comparePaper(experiment.paper, inputs.models, report);
   return report;
 }
@@ -99,7 +108,7 @@ function metricsCell(inputs: ReportInputs, model: string, language: string): Met
     unparsable: (harm?.unparsable ?? 0) + (preference?.unparsable ?? 0),
     in_language_rate: Number.isFinite(share) ? round(100 * share) : null,
     order_consistency: preference?.consistency !== undefined ? round(100 * preference.consistency) : null,
-    mde_pts: { harm: harm?.mde !== undefined ? round(100 * harm.mde) : null, win: preference?.mde !== undefined ? round(100 * preference.mde) : null },
+    mde_pts: { harm: detectablePts(harm?.mde), win: detectablePts(preference?.mde) },
     ...(harm?.relativeChangeUndefined ? { harm_rel_change_undefined: harm.relativeChangeUndefined } : {}),
     ...missingCell(inputs, model, language),
   };
@@ -191,6 +200,36 @@ function regressions(models: Record<string, ModelReport>, languages: readonly st
   return list;
 }
 
+function seedSpread(inputs: readonly ReportModel[], models: Record<string, ModelReport>, languages: readonly string[]): SeedSpread[] {
+  const groups = new Map<string, ReportModel[]>();
+  for (const m of inputs) if (m.seedGroup !== undefined) groups.set(m.seedGroup, [...(groups.get(m.seedGroup) ?? []), m]);
+  return [...groups].map(([merge, members]) => {
+    const range = (pick: (c: MetricsCell) => number | null, language: string): Ci | null => {
+      const values = members.map((m) => pick(language === "overall" ? models[m.name]!.overall : models[m.name]!.languages[language]!)).filter((v): v is number => v !== null);
+      return values.length ? [Math.min(...values), Math.max(...values)] : null;
+    };
+    return {
+      merge,
+      seeds: members.map((m) => m.seed!),
+      models: members.map((m) => m.name),
+      languages: Object.fromEntries(["overall", ...languages].map((l) => [l, { harmful_rate: range((c) => c.harmful_rate, l), win_rate_vs_base: range((c) => c.win_rate_vs_base, l) }])),
+    };
+  });
+}
+
+function spreadNote(s: SeedSpread): string {
+  const overall = s.languages.overall!;
+  const span = (ci: Ci | null, what: string) => (ci ? `${what} ${ci[0].toFixed(1)}–${ci[1].toFixed(1)}% (spread ${(ci[1] - ci[0]).toFixed(1)} pts)` : `${what} n/a`);
+  const widest = Object.entries(s.languages)
+    .filter(([l]) => l !== "overall")
+    .map(([l, v]) => [l, Math.max(v.harmful_rate ? v.harmful_rate[1] - v.harmful_rate[0] : 0, v.win_rate_vs_base ? v.win_rate_vs_base[1] - v.win_rate_vs_base[0] : 0)] as const)
+    .sort((a, b) => b[1] - a[1])[0];
+  return (
+    `${s.merge} over seeds ${s.seeds.join(", ")}: overall ${span(overall.harmful_rate, "harmful")}, ${span(overall.win_rate_vs_base, "win rate")}` +
+    `${widest && widest[1] > 0 ? `; widest in ${widest[0]} (${widest[1].toFixed(1)} pts)` : ""}. A difference between merges smaller than this spread may be a seed accident.`
+  );
+}
+
 function recommendFor(models: Record<string, ModelReport>, language: string, rule: PickRule, reference: string | undefined): Recommendation {
   const candidates: Candidate[] = Object.entries(models)
     .filter(([, m]) => isCandidate(m))
@@ -201,6 +240,11 @@ function recommendFor(models: Record<string, ModelReport>, language: string, rul
       isReference: model === reference,
     }));
   return recommend(candidates, rule, reference);
+}
+
+/** In points, capped at the whole scale: 100 means no difference this cell could show. */
+function detectablePts(mde: number | undefined): number | null {
+  return mde === undefined ? null : round(Math.min(100, 100 * mde));
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;

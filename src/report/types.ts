@@ -33,7 +33,8 @@ export interface MetricsCell {
   order_consistency: number | null;
   /**
    * The smallest difference from the reference mix (the base when there is none) this cell could detect, in points
-   * of harmful rate and of win rate: 80% power, two-sided 5% level, at the cell's observed variance (null: no data).
+   * of harmful rate and of win rate: 80% power, two-sided 5% level, at the cell's observed variance (null: no data;
+   * capped at 100, which means no difference on the scale could be shown).
    */
   mde_pts: { harm: number | null; win: number | null };
   /** Set when harm_rel_change_vs_base is null although there is data: why it is undefined (e.g. the base has no harmful completions). */
@@ -86,6 +87,16 @@ export interface Regression {
   ci: Ci;
 }
 
+/** A random merge (DARE, DELLA) repeated over seeds: how far apart the seeds land. */
+export interface SeedSpread {
+  /** The merge entry (with its sweep point), e.g. "dare-ties". */
+  merge: string;
+  seeds: number[];
+  models: string[];
+  /** Per language and "overall": [min, max] over the seeds, % (null: no data). */
+  languages: Record<string, { harmful_rate: Ci | null; win_rate_vs_base: Ci | null }>;
+}
+
 /** How the report's numbers were computed, stated once. */
 export interface StatisticsInfo {
   level: number;
@@ -113,6 +124,8 @@ export interface ModelReport {
   /** Merges: the method and, for sweep members, the grid point. */
   method?: string;
   sweep?: Record<string, number>;
+  /** Random merges repeated over seeds: this one's seed (its group is in `seed_spread`). */
+  seed?: number;
   /** Where the model comes from: a folder or `endpoint model`. */
   source: string;
   languages: Record<string, MetricsCell>;
@@ -179,6 +192,8 @@ export interface Report {
   recommendations: Record<string, Recommendation>;
   /** Merges worse than the reference mix beyond noise: shown at the top of every rendering. */
   regressions: Regression[];
+  /** Random merges repeated over seeds (`seeds:` in the experiment); absent when there are none. */
+  seed_spread?: SeedSpread[];
   /** Plain-language caveats every rendering shows (fixtures, proxy judges, noise). */
   notes: string[];
 }

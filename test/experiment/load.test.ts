@@ -403,6 +403,21 @@ describe("loadExperiment: errors name the file, the line (for schema and YAML fa
   });
 });
 
+describe("seeds: a random merge repeated over seeds", () => {
+  it("makes one merge per seed, each recipe naming its seed, grouped for the report", async () => {
+    const file = await variant({}, "merges:", "  dare:", "    recipe: { merge_method: dare_ties, base_model: base, models: [{ model: general, parameters: { weight: 1, density: 0.5 } }] }", "    seeds: [0, 7]");
+    const e = await loadExperiment(file);
+    expect(names(e).slice(-2)).toEqual(["dare-s0", "dare-s7"]);
+    expect(model(e, "dare-s7").merge).toMatchObject({ seed: 7, seedGroup: "dare", method: "dare_ties" });
+    expect(model(e, "dare-s7").merge!.recipeText.split("\n")[0]).toBe(`# dare-s7: written by mergeval run from ${file} (seed 7)`);
+  });
+
+  it("refuses seeds on a method that draws nothing at random", async () => {
+    const file = await variant({}, "merges:", "  lin:", "    recipe: { merge_method: linear, models: [{ model: general, parameters: { weight: 1 } }] }", "    seeds: [0, 1]");
+    await expectInputError(loadExperiment(file), "merges.lin.seeds: linear draws nothing at random, so every seed gives the same merge (seeds are for dare_ties, dare_linear, della, della_linear)");
+  });
+});
+
 describe("missingFiles", () => {
   it("lists a missing dataset file and a missing model folder, not endpoint models or merges", async () => {
     const models = join(dir, "family");

@@ -28,6 +28,11 @@ const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
  */
 const OTHER_MERGEKIT_PARAMETERS = ["normalize_weights", "eps", "max_iter", "tol", "select_topk", "r", "alpha"];
 
+/** Methods whose result depends on the seed (random drops). */
+export function randomMethodNames(): string[] {
+  return METHODS.filter((m) => m.random).map((m) => m.name);
+}
+
 export function methodNames(): string[] {
   return [...BY_NAME.keys()];
 }

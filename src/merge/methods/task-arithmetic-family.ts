@@ -26,6 +26,7 @@ export function defineTaskArithmeticMethod(member: FamilyMember): MergeMethod {
     base: "required",
     shapes: "base",
     params: familyParams(member),
+    random: member.sparsify === "random" || member.sparsify === "della_magprune",
     checkParams: member.sparsify === "della_magprune" ? checkDellaWindow : undefined,
     merge({ base, models, global, perModel, rng, shape }) {
       if (!base) throw new Error("a base model is required");

@@ -47,6 +47,8 @@ export interface MergeMethod {
   base: BaseRole;
   shapes: ShapePolicy;
   params: Readonly<Record<string, ParamSpec>>;
+  /** It draws random masks: its result depends on the seed (so a study can repeat it over seeds). */
+  random?: boolean;
   /** Checks the number of inputs once per tensor; returns a reason when the merge cannot run. */
   checkInputs?: (count: { models: number; base: boolean }) => string | undefined;
   /** Checks resolved parameters that constrain each other (checked for every tensor before any work). */
