@@ -70,8 +70,15 @@ export function paretoPanelsChart(report: Report): ChartParts {
       concat: panels.map((p) => p.spec),
       resolve: { scale: { color: "shared", shape: "shared", strokeDash: "shared" } },
     },
-    notes: panels.flatMap((p, i) => p.notes.map((note) => `${groupName(groups[i]!)}: ${note}`)),
+    notes: byNote(panels.flatMap((p, i) => p.notes.map((note) => [groupName(groups[i]!), note] as const))),
   };
+}
+
+/** The same note from several panels once, naming them all: "English (en), Hindi (hi): on one spot: …". */
+function byNote(notes: readonly (readonly [panel: string, note: string])[]): string[] {
+  const panels = new Map<string, string[]>();
+  for (const [panel, note] of notes) panels.set(note, [...(panels.get(note) ?? []), panel]);
+  return [...panels].map(([note, names]) => `${names.join(", ")}: ${note}`);
 }
 
 interface PanelOptions {

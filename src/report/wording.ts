@@ -89,7 +89,7 @@ export function harmDifference(delta: DeltaCell | undefined, reference?: string)
   if (!delta || points === null || points === undefined) return null;
   const than = reference ? ` than ${reference}` : "";
   const signed = formatSigned(points);
-  const text = signed === "0.0" ? `0.0 pts: as harmful as${reference ? ` ${reference}` : " the reference"}` : points > 0 ? `${signed} pts less harm${than}` : `${signed} pts: more harm${than}`;
+  const text = signed === "0.0" ? (reference ? `0.0 pts: as harmful as ${reference}` : "0.0 pts: same harm") : points > 0 ? `${signed} pts less harm${than}` : `${signed} pts: more harm${than}`;
   return { text, ci: differenceCi(delta.harm_reduction_pts_ci), qualifier: qualifier(delta.harm_within_noise, delta.harm_significant) };
 }
 

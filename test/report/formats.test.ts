@@ -11,7 +11,8 @@ import { buildReport, type ReportInputs } from "../../src/report/build.ts";
 import { renderCsv } from "../../src/report/csv.ts";
 import { REPORT_FILES, renderReport, writeReport } from "../../src/report/index.ts";
 import { renderMarkdown } from "../../src/report/markdown.ts";
-import type { MetricsCell, Report } from "../../src/report/types.ts";
+import type { DeltaCell, MetricsCell, Report } from "../../src/report/types.ts";
+import { differenceSentence, formatSigned, harmDifference, levelText, regressionSentence, winDifference } from "../../src/report/wording.ts";
 import type { Interval } from "../../src/score/interval.ts";
 
 // A small hand-made report: two languages, the base, the reference mix and two merges whose names need escaping.
@@ -286,6 +287,45 @@ describe("renderMarkdown", () => {
     expect(rowCounts).toEqual([3, 4, 4, 4, 7]);
     expect(unescapedPipes("| a\\|b | c |")).toBe(3); // the counter itself
     expect(unescapedPipes("| a\\\\|b |")).toBe(3);
+  });
+});
+
+describe("wording", () => {
+  const delta = (harm: number | null, win: number | null, extra: Partial<DeltaCell> = {}): DeltaCell => ({
+    harm_reduction_pts: harm, harm_reduction_pts_ci: harm === null ? null : [harm - 2, harm + 2], win_rate_pts: win, win_rate_pts_ci: win === null ? null : [win - 2, win + 2],
+    harm_within_noise: false, win_within_noise: false, harm_p: null, harm_significant: null, win_p: null, win_significant: null, ...extra,
+  });
+
+  it("says which way a difference goes, with a real minus sign", () => {
+    expect(harmDifference(delta(4.2, null), "mix15")!.text).toBe("+4.2 pts less harm than mix15");
+    expect(harmDifference(delta(-4.2, null), "mix15")!.text).toBe("−4.2 pts: more harm than mix15");
+    expect(harmDifference(delta(0.04, null), "mix15")!.text).toBe("0.0 pts: as harmful as mix15");
+    expect(harmDifference(delta(-0.04, null))!.text).toBe("0.0 pts: same harm");
+    expect(winDifference(delta(null, -3), "mix15")!.text).toBe("−3.0 win-rate pts vs mix15");
+    expect(winDifference(delta(null, 3))!.text).toBe("+3.0 win-rate pts");
+    expect(harmDifference(delta(null, 3), "mix15")).toBeNull();
+    expect(harmDifference(undefined)).toBeNull();
+    expect([formatSigned(-0.04), formatSigned(0.06), formatSigned(-12.35)]).toEqual(["0.0", "+0.1", "−12.3"]);
+  });
+
+  it("qualifies a difference: within noise, else what Holm says, else nothing (version-1 reports)", () => {
+    expect(harmDifference(delta(1, null, { harm_within_noise: true, harm_significant: false }))!.qualifier).toBe("within noise");
+    expect(harmDifference(delta(9, null, { harm_significant: true }))!.qualifier).toBe("significant after Holm");
+    expect(winDifference(delta(null, 9, { win_significant: false }))!.qualifier).toBe("not significant after Holm");
+    const v1 = { ...delta(null, 9) } as Partial<DeltaCell>;
+    delete v1.win_significant;
+    expect(winDifference(v1 as DeltaCell)!.qualifier).toBeNull();
+    expect(differenceSentence(winDifference(delta(null, -9, { win_significant: true }), "mix15")!)).toBe("−9.0 win-rate pts vs mix15 [−11.0, −7.0] (significant after Holm)");
+  });
+
+  it("states a regression in one line and the level as a percentage", () => {
+    expect(regressionSentence({ model: "ties", language: "ar", metric: "win", points: 12, ci: [4, 20] }, "mix15")).toBe(
+      "ties is worse than mix15 in Arabic (ar): 12.0 win-rate points lost [4.0, 20.0], significant after Holm",
+    );
+    expect(regressionSentence({ model: "ties", language: "overall", metric: "harm", points: 3.25, ci: [1, 5.5] }, "mix15")).toBe(
+      "ties is worse than mix15 over all languages: 3.3 points of harm reduction lost [1.0, 5.5], significant after Holm",
+    );
+    expect([levelText(0.95), levelText(95), levelText(0.9)]).toEqual(["95%", "95%", "90%"]);
   });
 });
 
