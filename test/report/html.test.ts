@@ -263,6 +263,17 @@ describe("charts", () => {
     await expect(renderCharts(allNull)).resolves.toHaveLength(4);
   });
 
+  it("leave incomplete cells out (the tables mark them)", async () => {
+    const report = realisticReport();
+    report.models.linear!.overall.missing = { redteam: 12, general: 0 };
+    report.models.linear!.languages.en!.missing = { redteam: 12, general: 0 };
+    const [tradeOff, panels, harm] = await renderCharts(report);
+    expect(textMarks(tradeOff!.svg).map((m) => m.text)).not.toContain("linear");
+    expect(textMarks(panels!.svg).filter((m) => m.panel === "concat_0" || m.panel === "concat_1").map((m) => m.text)).not.toContain("linear");
+    expect(textMarks(panels!.svg).map((m) => m.text)).toContain("linear"); // still on other languages' fronts
+    expect(harm!.svg).toContain(">linear<"); // the legend: other cells are drawn
+  });
+
   it("draw values that are all equal (all zero) on a readable axis", async () => {
     const flat = realisticReport();
     for (const model of Object.values(flat.models)) {
