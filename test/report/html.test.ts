@@ -145,6 +145,7 @@ function realisticReport(): Report {
       min_n: 10,
     },
     recommendations: {},
+    judge_diagnostics: {},
     regressions: [{ model: REGRESSION.model, language: REGRESSION.language, metric: "win", points: -REGRESSION.win, ci: [-REGRESSION.ci[1], -REGRESSION.ci[0]] }],
     notes: ["The models are the bundled fixtures, not trained models: the numbers show the pipeline, not the paper's result.", "Both judges are offline proxies."],
   };
