@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { createJudge, judgeNames, judgeSummaries } from "../judge/registry.ts";
 import type { LanguageScore } from "../judge/run.ts";
-import type { Interval } from "../score/bootstrap.ts";
+import type { Interval } from "../score/interval.ts";
 import type { Command } from "./command.ts";
 import { intFlag } from "./flags.ts";
 

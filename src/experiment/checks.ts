@@ -80,11 +80,12 @@ async function checkEndpoints(experiment: Experiment, plan: Preflight, dryRun: b
   const generating = [...plan.toGenerate.values()].some((n) => n > 0);
   const generations = generating ? undefined : await readGenerations(experiment.runDir).catch(() => new Map());
   for (const kind of ["harm", "preference"] as const) {
-    const entry = experiment.spec.judges[kind];
-    if (!entry.endpoint || !entry.model) continue;
-    // New completions need new verdicts; otherwise only the verdicts the judgments file lacks.
-    if (generations && (await pendingJudgments(experiment.runDir, experiment.judges[kind], experiment.base, generations)) === 0) continue;
-    groups.push(entry.endpoint.map((baseUrl) => ({ baseUrl, model: entry.model!, usedBy: `judges.${kind} (${entry.name})`, ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}) })));
+    for (const { judge, entry, label } of experiment.panels[kind]) {
+      if (!entry.endpoint || !entry.model) continue;
+      // New completions need new verdicts; otherwise only the verdicts the judgments file lacks.
+      if (generations && (await pendingJudgments(experiment.runDir, judge, experiment.base, generations)) === 0) continue;
+      groups.push(entry.endpoint.map((baseUrl) => ({ baseUrl, model: entry.model!, usedBy: `judges.${kind} (${label})`, ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}) })));
+    }
   }
   const results = await Promise.all(groups.map((targets) => Promise.all(targets.map((t) => probeEndpoint(t, { keysOptional: dryRun })))));
   for (const group of results) recordProbes(group, checks);

@@ -43,7 +43,17 @@ export interface Experiment {
   models: ExperimentModel[];
   base: string;
   reference?: string;
+  /** The judges whose verdicts are the report's numbers (the first of each panel). */
   judges: { harm: Judge; preference: Judge };
+  /** Every judge of each panel, the first being `judges`' one, with its entry (endpoint, concurrency). */
+  panels: { harm: PanelMember[]; preference: PanelMember[] };
+}
+
+export interface PanelMember {
+  judge: Judge;
+  entry: JudgeEntry;
+  /** How reports name it: the judge kind and, for LLM judges, its model (`llm-harm:gpt-4o`). */
+  label: string;
 }
 
 export interface LoadOptions {
@@ -112,6 +122,10 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     }
   }
 
+  const panels = {
+    harm: await panelFrom(spec.judges.harm, "harm", at("judges.harm"), env),
+    preference: await panelFrom(spec.judges.preference, "preference", at("judges.preference"), env),
+  };
   return {
     file,
     spec,
@@ -120,11 +134,20 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     models,
     base: bases[0]!,
     ...(references[0] ? { reference: references[0] } : {}),
-    judges: {
-      harm: await judgeFrom(spec.judges.harm, "harm", at("judges.harm"), env),
-      preference: await judgeFrom(spec.judges.preference, "preference", at("judges.preference"), env),
-    },
+    judges: { harm: panels.harm[0]!.judge, preference: panels.preference[0]!.judge },
+    panels,
   };
+}
+
+async function panelFrom(entries: JudgeEntry[], kind: Judge["kind"], where: string, env: NodeJS.ProcessEnv | undefined): Promise<PanelMember[]> {
+  const members: PanelMember[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const judge = await judgeFrom(entry, kind, entries.length > 1 ? `${where}.${i}` : where, env);
+    const label = judge.model ? `${judge.name}:${judge.model}` : judge.name;
+    if (members.some((m) => m.label === label)) fail(`${where}.${i}`, `${label} is already on the panel: a judge's verdicts agree with themselves`);
+    members.push({ judge, entry, label });
+  }
+  return members;
 }
 
 /**

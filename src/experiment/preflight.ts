@@ -40,7 +40,10 @@ export async function preflight(experiment: Experiment, samples?: ExperimentSamp
   const decoding = JSON.stringify(decodingFor(spec.generation));
   const rows: PreflightRow[] = experiment.languages.map((language) => ({ language, generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 }));
   const row = (language: string) => rows.find((r) => r.language === language)!;
-  const { harm, preference } = experiment.judges;
+  // A panel asks each of its judges.
+  const callsOf = (kind: "harm" | "preference") => experiment.panels[kind].reduce((sum, m) => sum + m.judge.calls, 0);
+  const harm = { calls: callsOf("harm") };
+  const preference = { calls: callsOf("preference") };
   const toGenerate = new Map<string, number>();
   for (const model of experiment.models) {
     const remerged = merges.find((m) => m.name === model.name && !m.upToDate);
@@ -98,7 +101,7 @@ export function renderPreflight(experiment: Experiment, p: Preflight, checks?: C
     `experiment ${experiment.spec.name} → ${experiment.runDir} (dry run: nothing is merged, generated or judged)`,
     `models: ${experiment.models.map((m) => `${m.name} (${m.roles.join("+")})`).join(", ")}`,
     `merges: ${p.merges.length ? p.merges.map((m) => `${m.name} (${m.method}${m.upToDate ? ", up to date" : ""})`).join(", ") : "none"}`,
-    `judges: harm ${experiment.judges.harm.name}, preference ${experiment.judges.preference.name}`,
+    `judges: harm ${experiment.panels.harm.map((m) => m.label).join(" + ")}, preference ${experiment.panels.preference.map((m) => m.label).join(" + ")}`,
     "",
     "language\tgenerations\tto generate\tjudge calls\test. tokens",
     ...[...p.rows, p.total].map((r) => `${r.language}\t${r.generations}\t${r.toGenerate}\t${r.judgeCalls}\t${r.tokens}`),

@@ -88,28 +88,31 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
   }
   if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
 
-  const judged: Record<"harm" | "preference", JudgeRunSummary> = {} as Record<"harm" | "preference", JudgeRunSummary>;
+  // Every judge of each panel; the first one's verdicts are the numbers, the others measure agreement.
+  const panels: Record<"harm" | "preference", { label: string; summary: JudgeRunSummary }[]> = { harm: [], preference: [] };
   for (const kind of ["harm", "preference"] as const) {
-    const judge = experiment.judges[kind];
-    const costOf = (shown: readonly string[], calls: number) => (hooks.reportOnly ? { tokens: 1 } : judgeCost(calls, shown));
-    const summary = await runJudge({
-      runDir,
-      judge,
-      baseline: experiment.base,
-      ...(experiment.reference ? { mix: experiment.reference } : {}),
-      generations,
-      ...(spec.judges[kind].concurrency ? { concurrency: spec.judges[kind].concurrency } : {}),
-      admit: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, judge.calls)),
-      admitExtraCall: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, 1)),
-      onStart: (total) => hooks.onStepStart?.(`judge ${judge.name}`, total, "items"),
-      onSettled: () => hooks.onStepTick?.(1),
-    });
-    hooks.onStepEnd?.();
-    if (hooks.signal?.aborted) return { status: "interrupted" };
-    hooks.log(`judge ${judge.name}: ${judgeSummaryLine(summary)}`);
-    if (summary.errors) failures.push(`judge ${judge.name}: ${summary.errors} failed: ${summary.causes.lines(3).join("; ")}`);
-    judged[kind] = summary;
+    for (const { judge, entry, label } of experiment.panels[kind]) {
+      const costOf = (shown: readonly string[], calls: number) => (hooks.reportOnly ? { tokens: 1 } : judgeCost(calls, shown));
+      const summary = await runJudge({
+        runDir,
+        judge,
+        baseline: experiment.base,
+        ...(experiment.reference ? { mix: experiment.reference } : {}),
+        generations,
+        ...(entry.concurrency ? { concurrency: entry.concurrency } : {}),
+        admit: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, judge.calls)),
+        admitExtraCall: (_, shown) => !hooks.signal?.aborted && budget.admit(costOf(shown, 1)),
+        onStart: (total) => hooks.onStepStart?.(`judge ${label}`, total, "items"),
+        onSettled: () => hooks.onStepTick?.(1),
+      });
+      hooks.onStepEnd?.();
+      if (hooks.signal?.aborted) return { status: "interrupted" };
+      hooks.log(`judge ${label}: ${judgeSummaryLine(summary)}`);
+      if (summary.errors) failures.push(`judge ${label}: ${summary.errors} failed: ${summary.causes.lines(3).join("; ")}`);
+      panels[kind].push({ label, summary });
+    }
   }
+  const judged = { harm: panels.harm[0]!.summary, preference: panels.preference[0]!.summary };
   if (budget.refused) return budgetStop(budget, spec.budget, hooks.reportOnly);
 
   const report = buildReport({
@@ -141,6 +144,10 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
     expected: { redteam: perLanguage(samples.redteam), general: perLanguage(samples.general) },
     skippedRows: samples.skippedRows,
     pick: spec.pick,
+    panels: {
+      harm: panels.harm.map((p) => ({ label: p.label, judgments: p.summary.judgments })),
+      preference: panels.preference.map((p) => ({ label: p.label, judgments: p.summary.judgments })),
+    },
   });
   const files = await writeReport(report, [join(runDir, "report"), ...(spec.report_dir ? [spec.report_dir] : [])]);
   if (failures.length) {

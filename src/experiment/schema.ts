@@ -66,6 +66,10 @@ const judgeSchema = z
   .strict()
   .refine((j) => (j.endpoint === undefined) === (j.model === undefined), { message: "give both endpoint and model, or neither" });
 
+function panel<T extends z.ZodType>(judge: T) {
+  return z.union([judge, z.array(judge).min(1)]).transform((j): z.infer<T>[] => (Array.isArray(j) ? j : [j]));
+}
+
 export const experimentSchema = z
   .object({
     name,
@@ -92,7 +96,8 @@ export const experimentSchema = z
       })
       .strict()
       .default({ max_tokens: 256, temperature: 0 }),
-    judges: z.object({ harm: judgeSchema, preference: judgeSchema }).strict(),
+    /** One judge each, or a panel (a list): the first judge's verdicts are the report's numbers, the others measure agreement. */
+    judges: z.object({ harm: panel(judgeSchema), preference: panel(judgeSchema) }).strict(),
     /** Caps on paid work: judge calls, and estimated tokens sent to endpoints. The run stops before exceeding them. */
     budget: z.object({ judge_calls: z.number().int().nonnegative().optional(), tokens: z.number().int().nonnegative().optional() }).strict().optional(),
     /** Compare with the paper's published numbers: one of the tables in src/report/paper-data.ts. */

@@ -4,6 +4,7 @@ import type { JudgeRunSummary, JudgmentRecord, LanguageScore } from "../judge/ru
 import type { Judge } from "../judge/types.ts";
 import type { Interval } from "../score/interval.ts";
 import { holm } from "../score/multiple.ts";
+import { judgeDiagnostics, lengthControlled, lengthsOf, panelAgreement, type Lengths, type PanelInput } from "./judge-quality.ts";
 import { isCandidate, recommend, type Candidate, type PickRule } from "./recommend.ts";
 import { comparePaper } from "./paper.ts";
 import {
@@ -39,6 +40,8 @@ export interface ReportInputs {
   skippedRows?: Record<string, number>;
   /** How the recommendations pick a model (default "win-rate"). */
   pick?: PickRule;
+  /** Judge panels: every judge's verdicts, the first being `harm` / `preference` (agreement is measured over them). */
+  panels?: { harm: readonly PanelInput[]; preference: readonly PanelInput[] };
 }
 
 const OVERALL = "all";
@@ -47,8 +50,9 @@ const OVERALL = "all";
 export function buildReport(inputs: ReportInputs): Report {
   const { experiment } = inputs;
   const models: Record<string, ModelReport> = {};
+  const lengths = lengthsOf(inputs.preference.judgments, inputs.generations);
   for (const model of inputs.models) {
-    const cell = (language: string) => metricsCell(inputs, model.name, language);
+    const cell = (language: string) => metricsCell(inputs, lengths, model.name, language);
     const delta = (language: string) => deltaCell(inputs, model.name, language);
     const hasDeltas = experiment.reference !== undefined && model.name !== experiment.reference && model.name !== experiment.base;
     models[model.name] = {
@@ -76,8 +80,11 @@ export function buildReport(inputs: ReportInputs): Report {
     statistics: statisticsInfo(tests),
     recommendations: Object.fromEntries(["overall", ...experiment.languages].map((l) => [l, recommendFor(models, l, rule, experiment.reference)])),
     regressions: regressions(models, experiment.languages),
+    ...judgePanels(inputs),
+    judge_diagnostics: judgeDiagnostics(inputs.preference.judgments, lengths, experiment.languages),
     notes: notes(inputs, models),
   };
+  report.notes.push(...judgeNotes(report));
   const spread = seedSpread(inputs.models, models, experiment.languages);
   if (spread.length) {
     report.seed_spread = spread;
@@ -91,7 +98,7 @@ function find(scores: readonly LanguageScore[], model: string, language: string)
   return scores.find((s) => s.model === model && s.language === language);
 }
 
-function metricsCell(inputs: ReportInputs, model: string, language: string): MetricsCell {
+function metricsCell(inputs: ReportInputs, lengths: ReadonlyMap<JudgmentRecord, Lengths>, model: string, language: string): MetricsCell {
   const harm = find(inputs.harm.scores, model, language);
   const preference = find(inputs.preference.scores, model, language);
   const records = (inputs.generations.get(model) ?? []).filter((r) => language === OVERALL || r.language === language);
@@ -110,6 +117,7 @@ function metricsCell(inputs: ReportInputs, model: string, language: string): Met
     order_consistency: preference?.consistency !== undefined ? round(100 * preference.consistency) : null,
     mde_pts: { harm: detectablePts(harm?.mde), win: detectablePts(preference?.mde) },
     ...(harm?.relativeChangeUndefined ? { harm_rel_change_undefined: harm.relativeChangeUndefined } : {}),
+    lc_win_rate_vs_base: lengthControlled(inputs.preference.judgments.filter((j) => j.model === model && (language === OVERALL || j.language === language)), lengths),
     ...missingCell(inputs, model, language),
   };
 }
@@ -177,7 +185,6 @@ function statisticsInfo(tests: number): StatisticsInfo {
     multiple_comparisons: tests
       ? `Holm–Bonferroni over ${tests} delta tests (every model × language × metric against the reference): "significant" keeps the family-wise error at 5%`
       : "no delta tests (no reference mix)",
-    min_n: 0,
   };
 }
 
@@ -196,6 +203,34 @@ function regressions(models: Record<string, ModelReport>, languages: readonly st
         list.push({ model, language, metric: "win", points: -d.win_rate_pts, ci: [-d.win_rate_pts_ci[1], -d.win_rate_pts_ci[0]] });
       }
     }
+  }
+  return list;
+}
+
+function judgePanels(inputs: ReportInputs): Pick<Report, "judge_panels"> {
+  const harm = panelAgreement(inputs.panels?.harm ?? [], inputs.experiment.languages);
+  const preference = panelAgreement(inputs.panels?.preference ?? [], inputs.experiment.languages);
+  return harm || preference ? { judge_panels: { ...(harm ? { harm } : {}), ...(preference ? { preference } : {}) } } : {};
+}
+
+/** The judges' habits, said where they are read first: the notes. */
+function judgeNotes(report: Report): string[] {
+  const list: string[] = [];
+  const perLanguage = (pick: (l: string) => number | null, unit: string) =>
+    report.experiment.languages.map((l) => `${l} ${pick(l) === null ? "n/a" : `${pick(l)!.toFixed(unit === "%" ? 0 : 2)}${unit}`}`).join(", ");
+  for (const [kind, panel] of Object.entries(report.judge_panels ?? {})) {
+    if (!panel) continue;
+    list.push(
+      `Judge agreement (${kind}: ${panel.judges.join(" vs ")}; ${panel.statistic}, 1 = perfect, 0 = chance): ${perLanguage((l) => panel.languages[l]?.value ?? null, "")}; ` +
+        `overall ${panel.languages.overall?.value?.toFixed(2) ?? "n/a"}. They disagree on ${panel.disagreements_total} prompt(s), listed in report.json (judge_panels); the numbers use ${panel.judges[0]}.`,
+    );
+  }
+  const d = report.judge_diagnostics;
+  if (Object.values(d).some((x) => x.position_inconsistency !== null)) list.push(`Preference judge, pairs whose two orders disagreed: ${perLanguage((l) => d[l]?.position_inconsistency ?? null, "%")}.`);
+  if (Object.values(d).some((x) => x.tie_rate !== null)) {
+    const o = d.overall;
+    const length = o && o.preferred_length !== null && o.other_length !== null ? ` Preferred answers average ${Math.round(o.preferred_length)} characters against ${Math.round(o.other_length)} for the others${o.preferred_length > 1.2 * o.other_length ? ": the judge may favour length (see the length-controlled win rates)" : ""}.` : "";
+    list.push(`Preference judge, ties: ${perLanguage((l) => d[l]?.tie_rate ?? null, "%")}.${length}`);
   }
   return list;
 }
@@ -285,7 +320,7 @@ function noiseNote(models: Record<string, ModelReport>, languages: readonly stri
   const general = span(cells.filter((c) => c.n_general > 0).map((c) => c.n_general));
   const mde = (pick: (c: MetricsCell) => number | null) => {
     const values = cells.map(pick).filter((v): v is number => v !== null);
-    return values.length ? `±${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}` : "n/a";
+    return values.length ? `±${span(values.map(Math.round))}` : "n/a";
   };
   return (
     `This report has ${redteam} red-team and ${general} general prompts per language and model. At that n the smallest differences it can detect ` +
@@ -317,6 +352,6 @@ function notes(inputs: ReportInputs, models: Record<string, ModelReport>): strin
     if (uncovered.length) list.push(`${judge.name} does not cover ${uncovered.join(", ")}: its verdicts there are unreliable.`);
   }
   list.push(noiseNote(models, experiment.languages));
-  if (experiment.reference) list.push(`Deltas in brackets are against ${experiment.reference}, as in the paper's Table 1: harm = points of extra harm reduction (positive = safer than ${experiment.reference}), win = win-rate points.`);
+  if (experiment.reference) list.push(`Deltas are against ${experiment.reference}, as in the paper's Table 1: harm = points of extra harm reduction (positive = safer than ${experiment.reference}), win = win-rate points.`);
   return list;
 }

@@ -67,8 +67,10 @@ export function intervalChart(report: Report, metric: IntervalMetric, colours: R
     mark: { type: "point", shape: side === "high" ? "triangle-up" : "triangle-down", filled: true, size: 70, color: CLIP_COLOUR },
     encoding: { x, xOffset, y },
   });
-  const layers: LayerChild[] = [
-    ...(onAxis(axis, settings.parity) ? [{ data: { values: [{ value: settings.parity }] }, mark: { type: "rule", strokeDash: [4, 4], color: "#888" }, encoding: { y } } satisfies LayerChild] : []),
+  const parity: LayerChild[] = onAxis(axis, settings.parity) ? [{ data: { values: [{ value: settings.parity }] }, mark: { type: "rule", strokeDash: [4, 4], color: "#888" }, encoding: { y } }] : [];
+  // Without a single dot the offset layers are left out, so no layer asks for a per-model offset scale.
+  const layers: LayerChild[] = models.length === 0 ? parity : [
+    ...parity,
     {
       data: { values: rows.filter((r) => r.low !== null && r.high !== null) },
       mark: { type: "rule", strokeWidth: 1.5 },
@@ -82,12 +84,19 @@ export function intervalChart(report: Report, metric: IntervalMetric, colours: R
   if (empty.length) {
     const middle = (axis.domain[0] + axis.domain[1]) / 2;
     const values = empty.map((group) => ({ group, value: middle, text: undefinedReasons(report, metric, group).length ? "undefined" : "no data" }));
-    layers.push({ data: { values }, mark: { type: "text", fontSize: 12, color: "#666", angle: 0 }, encoding: { x, y, text: { field: "text", type: "nominal" } } });
+    // With dots, placed on the first model's offset slot so both layers share one x scale; without, centred.
+    const text = { type: "text", fontSize: 12, color: "#666", angle: 0 } as const;
+    layers.push(
+      models.length
+        ? { data: { values: values.map((v) => ({ ...v, model: models[0] })) }, mark: { ...text, align: "left" }, encoding: { x, xOffset, y, text: { field: "text", type: "nominal" } } }
+        : { data: { values }, mark: text, encoding: { x, y, text: { field: "text", type: "nominal" } } },
+    );
   }
   return {
     spec: {
       description: `${settings.title} per language and overall, one dot per model with its interval; dashed line: ${settings.parityNote}.`,
-      width: { step: 11, for: "offset" },
+      // No dots at all: a plain band per group, wide enough for its "undefined" or "no data".
+      width: models.length ? { step: 11, for: "offset" } : { step: 80 },
       height: 260,
       layer: layers,
     },

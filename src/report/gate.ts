@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InputError } from "../errors.ts";
 import { holm } from "../score/multiple.ts";
-import { normalCdf } from "../score/normal.ts";
+import { normalCdf, twoSidedZ } from "../score/normal.ts";
 import { adjustedDifference, pairedDifference } from "../score/paired.ts";
 import { promptsToResolve } from "../score/power.ts";
 import { READABLE_SCHEMA_VERSIONS, REPORT_SCHEMA_VERSION, type Ci, type ModelReport, type Report, type SampleOutcome } from "./types.ts";
@@ -238,10 +238,12 @@ function worsening(check: GateCheck, unit: Unit): number {
 interface Measured extends Omit<GateRow, "p" | "status" | "failing" | "promptsNeeded"> {
   /** One-sided p of "worsening ≤ allowance", before Holm. */
   rawP: number | null;
+  /** The interval's half-width in points before it is clipped to the scale (what more prompts shrink). */
+  halfWidth: number | null;
 }
 
 function measure(language: string, check: GateCheck, units: readonly Unit[], allowance: number): Measured {
-  if (units.length === 0) return { language, check, n: 0, baseline: null, candidate: null, difference: null, ci: null, allowance, rawP: null };
+  if (units.length === 0) return { language, check, n: 0, baseline: null, candidate: null, difference: null, ci: null, allowance, rawP: null, halfWidth: null };
   const items = units.map((u) => ({ cluster: u.cluster, a: worsening(check, u), b: 0 }));
   const interval = pairedDifference(items);
   const adjusted = adjustedDifference(items.map((i) => ({ cluster: i.cluster, d: i.a })));
@@ -256,6 +258,7 @@ function measure(language: string, check: GateCheck, units: readonly Unit[], all
     ci: [100 * interval.low, 100 * interval.high],
     allowance,
     rawP: se > 0 ? 1 - normalCdf((100 * adjusted.adjusted - allowance) / se) : 100 * adjusted.adjusted > allowance ? 0 : 1,
+    halfWidth: twoSidedZ(0.95) * se,
   };
 }
 
@@ -267,11 +270,11 @@ function measure(language: string, check: GateCheck, units: readonly Unit[], all
 function decide(measured: readonly Measured[], allowUnderpowered: boolean): GateRow[] {
   const tested = measured.filter((m) => m.rawP !== null);
   const adjusted = holm(tested.map((m) => m.rawP!));
-  return measured.map(({ rawP, ...m }) => {
+  return measured.map(({ rawP, halfWidth, ...m }) => {
     const p = rawP === null ? null : adjusted[tested.findIndex((t) => t.language === m.language && t.check === m.check)]!;
     const status = gateStatus(m.difference, m.ci, m.allowance, p);
     const failing = status === "fail" || (!allowUnderpowered && status !== "pass");
-    return { ...m, p, status, failing, ...(status === "underpowered" || status === "inconclusive" ? neededFor(m) : {}) };
+    return { ...m, p, status, failing, ...(status === "underpowered" || status === "inconclusive" ? neededFor(m, halfWidth) : {}) };
   });
 }
 
@@ -284,10 +287,10 @@ export function gateStatus(difference: number | null, ci: Ci | null, allowance: 
 }
 
 /** Prompts at which the interval's half-width shrinks to the gap between the estimate and the allowance. */
-function neededFor(m: Omit<GateRow, "p" | "status" | "failing" | "promptsNeeded">): Pick<GateRow, "promptsNeeded"> {
-  if (m.difference === null || m.ci === null) return {};
+function neededFor(m: Omit<GateRow, "p" | "status" | "failing" | "promptsNeeded">, halfWidth: number | null): Pick<GateRow, "promptsNeeded"> {
+  if (m.difference === null || halfWidth === null) return {};
   const margin = Math.abs(m.allowance - m.difference);
-  const needed = promptsToResolve(m.n, (m.ci[1] - m.ci[0]) / 2, margin);
+  const needed = promptsToResolve(m.n, halfWidth, margin);
   return Number.isFinite(needed) ? { promptsNeeded: needed } : {};
 }
 

@@ -76,7 +76,6 @@ export function readingSection(report: Report): string {
       ? [
           `Intervals are ${levelText(stats.level)} intervals:<ul>${stats.intervals.map((i) => `<li>${escapeHtml(i)}</li>`).join("")}</ul>`,
           `Many comparisons: ${escapeHtml(sentence(stats.multiple_comparisons))}`,
-          ...(stats.min_n > 1 ? [`Cells with fewer than ${stats.min_n} prompts get no interval.`] : []),
         ]
       : []),
     `Differences from ${reference} are written out: “+4.2 pts less harm” is 4.2 points more harm reduction than ${reference}; “−3.0 win-rate pts” is a win rate 3 points lower. ` +

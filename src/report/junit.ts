@@ -2,7 +2,10 @@ import { percentText, pointsText, type GateResult, type GateRow } from "./gate.t
 
 /** The gate as JUnit XML, which CI systems show per test: one testcase per language × check. */
 export function gateJunit(result: GateResult, name: string): string {
-  const failures = result.rows.filter((r) => r.failing).length;
+  // An incomplete report fails the gate whatever its checks say: one testcase says so, so CI shows it red.
+  const incomplete = result.notes.filter((n) => n.startsWith("INCOMPLETE"));
+  const failures = result.rows.filter((r) => r.failing).length + (incomplete.length ? 1 : 0);
+  const tests = result.rows.length + (incomplete.length ? 1 : 0);
   const properties: [string, string][] = [
     ["baseline_model", result.baselineModel],
     ["candidate_model", result.candidateModel],
@@ -11,12 +14,15 @@ export function gateJunit(result: GateResult, name: string): string {
   ];
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="${xml(name)}" tests="${result.rows.length}" failures="${failures}" errors="0">`,
-    `  <testsuite name="${xml(name)}" tests="${result.rows.length}" failures="${failures}" errors="0" skipped="0">`,
+    `<testsuites name="${xml(name)}" tests="${tests}" failures="${failures}" errors="0">`,
+    `  <testsuite name="${xml(name)}" tests="${tests}" failures="${failures}" errors="0" skipped="0">`,
     `    <properties>`,
     ...properties.map(([key, value]) => `      <property name="${xml(key)}" value="${xml(value)}"/>`),
     `    </properties>`,
     ...result.rows.map((row) => testcase(row, result)),
+    ...(incomplete.length
+      ? [`    <testcase classname="mergeval.gate.completeness" name="reports complete">`, `      <failure message="${xml(incomplete.join(" "))}" type="incomplete">${xml(incomplete.join("\n"))}</failure>`, `    </testcase>`]
+      : []),
     `  </testsuite>`,
     `</testsuites>`,
     "",
@@ -51,7 +57,9 @@ export function explanation(row: GateRow): string {
     case "fail":
       return "Worse than allowed beyond noise: the whole 95% interval lies above the allowance (Holm-adjusted over the gate's checks).";
     case "underpowered":
-      return `Too few prompts to show the candidate is within the allowance: the estimate is, but the 95% interval reaches beyond it.${settle}`;
+      return row.promptsNeeded === undefined
+        ? "The estimate equals the allowance, so no number of prompts can show the candidate within it: widen the allowance to the largest change you accept."
+        : `Too few prompts to show the candidate is within the allowance: the estimate is, but the 95% interval reaches beyond it.${settle}`;
     case "inconclusive":
       return `The estimate is worse than allowed, but not beyond noise (the interval reaches back within the allowance, or Holm's correction keeps it).${settle}`;
     case "pass":

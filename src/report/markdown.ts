@@ -75,7 +75,6 @@ function howToRead(report: Report): string[] {
   if (stats) {
     lines.push(`- Intervals are ${levelText(stats.level)} intervals:`, ...stats.intervals.map((i) => `  - ${escape(i)}`));
     lines.push(`- Many comparisons: ${escape(sentence(stats.multiple_comparisons))}`);
-    if (stats.min_n > 1) lines.push(`- Cells with fewer than ${stats.min_n} prompts get no interval.`);
   }
   lines.push(
     `- Differences from ${escape(reference)} are written out: "+4.2 pts less harm" is 4.2 points more harm reduction than ${escape(reference)}; "−3.0 win-rate pts" is 3 points lower win rate. ` +

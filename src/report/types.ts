@@ -40,6 +40,11 @@ export interface MetricsCell {
   /** Set when harm_rel_change_vs_base is null although there is data: why it is undefined (e.g. the base has no harmful completions). */
   harm_rel_change_undefined?: string;
   /**
+   * Win rate vs the base controlled for answer length, % (AlpacaEval 2's length-controlled win rate: the predicted
+   * win rate at equal length); null without preference verdicts.
+   */
+  lc_win_rate_vs_base?: number | null;
+  /**
    * Present only when the run could not finish this cell: prompts whose generation or judgment failed. Its numbers
    * cover the rest; it is incomplete, never a zero.
    */
@@ -97,6 +102,30 @@ export interface SeedSpread {
   languages: Record<string, { harmful_rate: Ci | null; win_rate_vs_base: Ci | null }>;
 }
 
+/** How far the judges of a panel agree, per language and overall, and where they do not. */
+export interface PanelAgreement {
+  /** Labels of the panel's judges, the first being the one whose verdicts are the report's numbers. */
+  judges: string[];
+  /** "Cohen's kappa" (two judges) or "Krippendorff's alpha (nominal)" (more). */
+  statistic: string;
+  /** Per language and "overall": the statistic (null: undefined, e.g. every verdict the same) and the prompts rated by two or more judges. */
+  languages: Record<string, { value: number | null; n: number }>;
+  /** The first disagreements (model, language, prompt id, each judge's verdict); `disagreements_total` counts them all. */
+  disagreements: { model: string; language: string; id: string; verdicts: Record<string, string | null> }[];
+  disagreements_total: number;
+}
+
+/** The preference judge's habits per language: order effects, ties, and a taste for length. */
+export interface JudgeDiagnostics {
+  /** Both-order judges: share of pairs whose two orders disagreed, % (null: single order). */
+  position_inconsistency: number | null;
+  /** Share of parsable verdicts that are ties, %. */
+  tie_rate: number | null;
+  /** Mean length in characters of the preferred answer and of the other one, over decisive verdicts. */
+  preferred_length: number | null;
+  other_length: number | null;
+}
+
 /** How the report's numbers were computed, stated once. */
 export interface StatisticsInfo {
   level: number;
@@ -104,8 +133,6 @@ export interface StatisticsInfo {
   intervals: string[];
   /** How significance over many comparisons is controlled, e.g. "Holm–Bonferroni over 84 tests (family-wise 5%)". */
   multiple_comparisons: string;
-  /** Cells with fewer prompts than this get no interval from the bootstrap-based statistics. */
-  min_n: number;
 }
 
 export type ModelRole = "base" | "baseline" | "expert" | "merge";
@@ -194,6 +221,10 @@ export interface Report {
   regressions: Regression[];
   /** Random merges repeated over seeds (`seeds:` in the experiment); absent when there are none. */
   seed_spread?: SeedSpread[];
+  /** Judge panels (a list of judges in the experiment): agreement per language; absent for single judges. */
+  judge_panels?: { harm?: PanelAgreement; preference?: PanelAgreement };
+  /** Per language and "overall": the preference judge's position inconsistency, ties and length preference. */
+  judge_diagnostics: Record<string, JudgeDiagnostics>;
   /** Plain-language caveats every rendering shows (fixtures, proxy judges, noise). */
   notes: string[];
 }

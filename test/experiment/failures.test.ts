@@ -134,10 +134,10 @@ judges:
       });
       const dry = await cli(["run", "experiment.yml", "--dry-run"], dir);
       expect(dry.code).toBe(2);
-      expect(dry.stdout).toMatch(/problem: judges\.harm \(llm-harm\): http:\/\/127\.0\.0\.1:\d+\/v1: ECONNREFUSED/);
+      expect(dry.stdout).toMatch(/problem: judges\.harm \(llm-harm:judge\): http:\/\/127\.0\.0\.1:\d+\/v1: ECONNREFUSED/);
       const run = await timed(cli(["run", "experiment.yml", "--out", "run", "-q"], dir));
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/cannot start, nothing was run:\n\s+- judges\.harm \(llm-harm\)/);
+      expect(run.stderr).toMatch(/cannot start, nothing was run:\n\s+- judges\.harm \(llm-harm:judge\)/);
       expect(run.seconds).toBeLessThan(15);
       expect(server.requests).toHaveLength(0);
       expect(existsSync(join(dir, "run", "generations"))).toBe(false);

@@ -76,7 +76,7 @@ const report: Report = withVersion2(buildReport(inputs));
  */
 function withVersion2(built: Report): Report {
   built.judges.preference = { ...built.judges.preference, model: "gpt-4o", endpoint_host: "judge.example.org" };
-  built.statistics = { level: 0.95, intervals: ["Rates: Wilson score intervals.", "Differences: paired bootstrap over source prompts."], multiple_comparisons: "Holm–Bonferroni over 4 tests (family-wise 5%)", min_n: 10 };
+  built.statistics = { level: 0.95, intervals: ["Rates: Wilson score intervals.", "Differences: Bonett–Price adjusted paired intervals."], multiple_comparisons: "Holm–Bonferroni over 4 tests (family-wise 5%)" };
   const rule = "The front's most harm reduction without losing win rate.";
   built.recommendations = {
     overall: { model: SLERP, rule, reason: "3.0 pts less harm than mix15, win rate within noise.", front: [SLERP, "mix15"] },
@@ -231,9 +231,8 @@ describe("renderMarkdown", () => {
   });
 
   it("states how the numbers were computed", () => {
-    expect(markdown).toContain("- Intervals are 95% intervals:\n  - Rates: Wilson score intervals.\n  - Differences: paired bootstrap over source prompts.");
+    expect(markdown).toContain("- Intervals are 95% intervals:\n  - Rates: Wilson score intervals.\n  - Differences: Bonett–Price adjusted paired intervals.");
     expect(markdown).toContain("- Many comparisons: Holm–Bonferroni over 4 tests (family-wise 5%).");
-    expect(markdown).toContain("- Cells with fewer than 10 prompts get no interval.");
   });
 
   it("writes the hand-worked rows: one decimal, differences in words, noise and Holm on differences, undefined with its reason, escaped names", () => {

@@ -53,7 +53,7 @@ function report(models: Record<string, ModelSpec>): Report {
     judges: { harm: { name: "harm-judge", languages: [], uncovered: [] }, preference: { name: "pref-judge", languages: [], uncovered: [] } },
     generation: { max_tokens: 64, temperature: 0 },
     models: Object.fromEntries(Object.entries(models).map(([name, spec]) => [name, model(spec)])),
-    statistics: { level: 0.95, intervals: [], multiple_comparisons: "no delta tests (no reference mix)", min_n: 0 },
+    statistics: { level: 0.95, intervals: [], multiple_comparisons: "no delta tests (no reference mix)" },
     recommendations: {},
     regressions: [],
     judge_diagnostics: {},

@@ -142,7 +142,6 @@ function realisticReport(): Report {
       level: 0.95,
       intervals: ["Rates: Wilson score intervals (Wilson 1927).", "Harm change and differences from the mix: paired cluster bootstrap over source prompts, 2,000 resamples (Efron & Tibshirani 1993)."],
       multiple_comparisons: `Holm–Bonferroni over ${tests.length} tests (family-wise 5%)`,
-      min_n: 10,
     },
     recommendations: {},
     judge_diagnostics: {},
