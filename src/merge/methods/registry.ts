@@ -1,15 +1,22 @@
 import { InputError } from "../../errors.ts";
 import { closestName } from "../../util/suggest.ts";
+import { arceeFusion } from "./arcee-fusion.ts";
 import { breadcrumbs } from "./breadcrumbs.ts";
 import { breadcrumbsTies } from "./breadcrumbs-ties.ts";
 import { dareLinear } from "./dare-linear.ts";
 import { dareTies } from "./dare-ties.ts";
 import { della } from "./della.ts";
 import { dellaLinear } from "./della-linear.ts";
+import { karcher } from "./karcher.ts";
 import { linear } from "./linear.ts";
 import { modelStock } from "./model-stock.ts";
+import { multislerp } from "./multislerp.ts";
+import { nearswap } from "./nearswap.ts";
 import { nuslerp } from "./nuslerp.ts";
 import { passthrough } from "./passthrough.ts";
+import { ram } from "./ram.ts";
+import { ramplusTl } from "./ramplus-tl.ts";
+import { sce } from "./sce.ts";
 import { slerp } from "./slerp.ts";
 import { taskArithmetic } from "./task-arithmetic.ts";
 import { ties } from "./ties.ts";
@@ -18,17 +25,12 @@ import type { MergeMethod } from "./types.ts";
 const METHODS: readonly MergeMethod[] = [
   linear, slerp, nuslerp, taskArithmetic, ties, dareTies, dareLinear,
   breadcrumbs, breadcrumbsTies, della, dellaLinear, modelStock, passthrough,
+  multislerp, karcher, sce, nearswap, arceeFusion, ram, ramplusTl,
 ];
 
 const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
 
-/**
- * Parameters of mergekit methods mergeval does not implement (multislerp, karcher, sce, ram, ramplus_tl):
- * mergekit ignores parameters a method does not read, so in a recipe these are unused, not misspelt.
- */
-const OTHER_MERGEKIT_PARAMETERS = ["normalize_weights", "eps", "max_iter", "tol", "select_topk", "r", "alpha"];
-
-/** Methods whose result depends on the seed (random drops). */
+/** Methods whose result depends on the seed (random drops, arcee_fusion's quantile samples). */
 export function randomMethodNames(): string[] {
   return METHODS.filter((m) => m.random).map((m) => m.name);
 }
@@ -37,9 +39,12 @@ export function methodNames(): string[] {
   return [...BY_NAME.keys()];
 }
 
-/** Every parameter name some mergekit method reads: anything else in a recipe is a typo. */
+/**
+ * Every parameter name some mergekit method reads: anything else in a recipe is a typo. Every mergekit method is
+ * implemented, so this is the union of their declared parameters.
+ */
 export function knownParameterNames(): Set<string> {
-  return new Set([...METHODS.flatMap((m) => Object.keys(m.params)), ...OTHER_MERGEKIT_PARAMETERS]);
+  return new Set(METHODS.flatMap((m) => Object.keys(m.params)));
 }
 
 export function getMethod(name: string, where: string): MergeMethod {
