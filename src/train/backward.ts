@@ -17,7 +17,7 @@ export function backward(engine: Engine): void {
   const g = (name: string) => grads.get(name)!;
   // dx (+)= dy · W, dW = dyᵀ · x for y = x · Wᵀ.
   const linear = (dy: Float32Array, x: Float32Array, name: string, dx: Float32Array, inDim: number, outDim: number, accumulateDx = false) =>
-    linearBackward(kernels, dy, x, p(name), dx, g(name), grad.transposed, rows, inDim, outDim, accumulateDx);
+    linearBackward(kernels, dy, x, p(name), dx, g(name), rows, inDim, outDim, accumulateDx);
   const norm = (dy: Float32Array, x: Float32Array, name: string, rms: Float32Array) =>
     rmsNormBackward(dy, x, p(name), rms, grad.residual, g(name), grad.normWeight, rows, H);
 

@@ -33,7 +33,6 @@ export interface GradientScratch {
   act: Float32Array; // [rows × intermediate]
   gate: Float32Array;
   up: Float32Array;
-  transposed: Float32Array; // dyᵀ of the widest projection: [max(out) × rows]
   normWeight: Float64Array; // float64 sums for RMSNorm weight gradients
 }
 
@@ -119,7 +118,6 @@ export function createEngine(shape: ModelShape, batch: number, seqLen: number): 
     act: f32(rows * I),
     gate: f32(rows * I),
     up: f32(rows * I),
-    transposed: f32(rows * Math.max(vocab, I, H, Hq)),
     normWeight: new Float64Array(H),
   };
   return {
@@ -144,7 +142,7 @@ export function createEngine(shape: ModelShape, batch: number, seqLen: number): 
     dlogits: f32(rows * vocab),
     grad,
     attentionDims: { batch, seqLen, heads, kvHeads, headDim },
-    attentionScratch: { square: f32(seqLen * seqLen), squareT: f32(seqLen * seqLen), headT: f32(headDim * seqLen) },
+    attentionScratch: { square: f32(seqLen * seqLen), headT: f32(headDim * seqLen) },
     rope: ropeTable(seqLen, headDim, shape.ropeTheta),
   };
 }

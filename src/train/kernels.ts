@@ -17,14 +17,16 @@ type GemmExport = (a: number, lda: number, b: number, ldb: number, c: number, ld
 export class Kernels {
   private readonly memory: WasmMemory;
   private readonly gemmExport: GemmExport;
+  private readonly gemmTAExport: GemmExport;
   private readonly buffers = new Set<ArrayBufferLike>();
   private used = 0;
 
   constructor() {
     this.memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    compiled ??= new wasm.Module(assembleModule([gemmFunction()], MAX_PAGES));
+    compiled ??= new wasm.Module(assembleModule([gemmFunction(false), gemmFunction(true)], MAX_PAGES));
     const instance = new wasm.Instance(compiled, { env: { memory: this.memory } });
     this.gemmExport = instance.exports.gemm as GemmExport;
+    this.gemmTAExport = instance.exports.gemmTA as GemmExport;
     this.buffers.add(this.memory.buffer);
   }
 
@@ -47,13 +49,23 @@ export class Kernels {
    * elements); a, b, c are views of this engine's memory starting at each matrix's first element.
    */
   gemm(m: number, k: number, n: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, accumulate = false): void {
+    this.run(this.gemmExport, false, m, k, n, a, lda, b, ldb, c, ldc, accumulate);
+  }
+
+  /** As gemm, with A stored transposed: C[m×n] (+)= Aᵀ · B for A [k×m] with row stride lda. */
+  gemmTA(m: number, k: number, n: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, accumulate = false): void {
+    this.run(this.gemmTAExport, true, m, k, n, a, lda, b, ldb, c, ldc, accumulate);
+  }
+
+  private run(kernel: GemmExport, transposedA: boolean, m: number, k: number, n: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, accumulate: boolean): void {
     for (const x of [a, b, c]) if (!this.buffers.has(x.buffer)) throw new Error("gemm: a buffer is not in this engine's memory");
     const wide = n & ~3;
-    if (wide > 0 && m > 0) this.gemmExport(a.byteOffset, lda, b.byteOffset, ldb, c.byteOffset, ldc, m, k, wide, accumulate ? 1 : 0);
+    if (wide > 0 && m > 0) kernel(a.byteOffset, lda, b.byteOffset, ldb, c.byteOffset, ldc, m, k, wide, accumulate ? 1 : 0);
+    const [rowStep, kStep] = transposedA ? [1, lda] : [lda, 1];
     for (let i = 0; i < m; i++) {
       for (let j = wide; j < n; j++) {
         let sum = accumulate ? c[i * ldc + j]! : 0;
-        for (let p = 0; p < k; p++) sum += a[i * lda + p]! * b[p * ldb + j]!;
+        for (let p = 0; p < k; p++) sum += a[i * rowStep + p * kStep]! * b[p * ldb + j]!;
         c[i * ldc + j] = sum;
       }
     }

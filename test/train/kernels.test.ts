@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { seededRng } from "../../src/merge/rng.ts";
 import { Kernels, transpose } from "../../src/train/kernels.ts";
 
-function naive(m: number, k: number, n: number, a: Float32Array, lda: number, b: Float32Array, ldb: number): Float64Array {
+function naive(m: number, k: number, n: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, transposedA: boolean): Float64Array {
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j]! += a[i * lda + p]! * b[p * ldb + j]!;
+  const at = (i: number, p: number) => (transposedA ? a[p * lda + i]! : a[i * lda + p]!);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j]! += at(i, p) * b[p * ldb + j]!;
   return out;
 }
 
@@ -13,26 +14,26 @@ describe("the wasm gemm kernel", () => {
   const rng = seededRng("kernels-test");
   const fill = (x: Float32Array) => x.forEach((_, i) => (x[i] = rng.next() * 2 - 1));
 
-  it.each([
-    [1, 1, 1], [3, 5, 7], [4, 8, 8], [5, 16, 12], [9, 3, 262], [130, 64, 128], [7, 0, 8], [0, 4, 8],
-  ])("matches a naive product for m %i, k %i, n %i, with strides and accumulation", (m, k, n) => {
-    const [lda, ldb, ldc] = [k + 3, n + 5, n + 2];
-    const a = kernels.alloc(Math.max(1, m * lda));
+  const SIZES = [[1, 1, 1], [3, 5, 7], [4, 8, 8], [5, 16, 12], [9, 3, 262], [130, 64, 128], [7, 0, 8], [0, 4, 8]];
+  it.each([...SIZES.map((s) => [...s, false]), ...SIZES.map((s) => [...s, true])] as [number, number, number, boolean][])("matches a naive product for m %i, k %i, n %i (A transposed: %s), with strides and accumulation", (m, k, n, transposedA) => {
+    const [lda, ldb, ldc] = [(transposedA ? m : k) + 3, n + 5, n + 2];
+    const a = kernels.alloc(Math.max(1, (transposedA ? k : m) * lda));
     const b = kernels.alloc(Math.max(1, k * ldb));
     const c = kernels.alloc(Math.max(1, m * ldc));
     fill(a);
     fill(b);
     fill(c);
     const before = Float32Array.from(c);
-    kernels.gemm(m, k, n, a, lda, b, ldb, c, ldc, true);
-    const expected = naive(m, k, n, a, lda, b, ldb);
+    const gemm = (transposedA ? kernels.gemmTA : kernels.gemm).bind(kernels);
+    gemm(m, k, n, a, lda, b, ldb, c, ldc, true);
+    const expected = naive(m, k, n, a, lda, b, ldb, transposedA);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < ldc; j++) {
         const want = j < n ? before[i * ldc + j]! + expected[i * n + j]! : before[i * ldc + j]!; // padding untouched
         expect(Math.abs(c[i * ldc + j]! - want)).toBeLessThan(1e-5 * (1 + k));
       }
     }
-    kernels.gemm(m, k, n, a, lda, b, ldb, c, ldc);
+    gemm(m, k, n, a, lda, b, ldb, c, ldc);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) expect(Math.abs(c[i * ldc + j]! - expected[i * n + j]!)).toBeLessThan(1e-5 * (1 + k));
   });
 

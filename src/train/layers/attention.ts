@@ -9,10 +9,9 @@ export interface AttentionDims {
   headDim: number;
 }
 
-/** Per-(sequence, head) buffers reused across heads and layers: two [seqLen × seqLen] and one [headDim × seqLen]. */
+/** Per-(sequence, head) buffers reused across heads and layers: [seqLen × seqLen] and [headDim × seqLen]. */
 export interface AttentionScratch {
   square: Float32Array;
-  squareT: Float32Array;
   headT: Float32Array;
 }
 
@@ -70,7 +69,7 @@ export function attentionBackward(
 ): void {
   const { batch, seqLen: T, heads, kvHeads, headDim: d } = dims;
   const [qWidth, kvWidth, group, scale] = [heads * d, kvHeads * d, heads / kvHeads, 1 / Math.sqrt(d)];
-  const { square: dScores, squareT, headT: vT } = scratch;
+  const { square: dScores, headT: vT } = scratch;
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kv = Math.floor(h / group);
@@ -81,8 +80,7 @@ export function attentionBackward(
       const dO = dout.subarray(qAt);
       if (first) transpose(v.subarray(kvAt), T, d, kvWidth, vT);
       kernels.gemm(T, d, T, dO, qWidth, vT, T, dScores, T);
-      transpose(p, T, T, T, squareT);
-      kernels.gemm(T, T, d, squareT, T, dO, qWidth, dv.subarray(kvAt), kvWidth, !first);
+      kernels.gemmTA(T, T, d, p, T, dO, qWidth, dv.subarray(kvAt), kvWidth, !first);
       for (let t = 0; t < T; t++) {
         const o = t * T;
         let dot = 0;
@@ -91,8 +89,7 @@ export function attentionBackward(
         dScores.fill(0, o + t + 1, o + T);
       }
       kernels.gemm(T, T, d, dScores, T, k.subarray(kvAt), kvWidth, dq.subarray(qAt), qWidth);
-      transpose(dScores, T, T, T, squareT);
-      kernels.gemm(T, T, d, squareT, T, q.subarray(qAt), qWidth, dk.subarray(kvAt), kvWidth, !first);
+      kernels.gemmTA(T, T, d, dScores, T, q.subarray(qAt), qWidth, dk.subarray(kvAt), kvWidth, !first);
     }
   }
 }

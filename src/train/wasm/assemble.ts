@@ -44,7 +44,7 @@ export const op = {
   shl: [0x74],
   geS: [0x4e],
   gtS: [0x4a],
-  f32Load: [0x2a, ALIGN_4, 0],
+  f32Load: (offset: number): Code => [0x2a, ALIGN_4, ...uleb(offset)],
   vLoad: (offset: number): Code => [SIMD, 0, ALIGN_4, ...uleb(offset)],
   vStore: (offset: number): Code => [SIMD, 11, ALIGN_4, ...uleb(offset)],
   vZero: [SIMD, 12, ...new Array<number>(16).fill(0)],
