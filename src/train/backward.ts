@@ -22,7 +22,7 @@ export function backward(engine: Engine): void {
     rmsNormBackward(dy, x, p(name), rms, grad.residual, g(name), grad.normWeight, rows, H);
 
   linear(engine.dlogits, engine.finalNorm, "lm_head.weight", grad.norm, H, vocab);
-  grad.residual.fill(0);
+  grad.residual.fill(0, 0, rows * H);
   norm(grad.norm, engine.final, "model.norm.weight", engine.finalRms);
 
   for (let l = engine.layers.length - 1; l >= 0; l--) {
@@ -36,7 +36,7 @@ export function backward(engine: Engine): void {
     norm(grad.norm, a.mid, `${pre}post_attention_layernorm.weight`, a.rms2);
     // The attention branch: mid = input + o(attention(q, k, v of norm1)).
     linear(grad.residual, a.attn, `${pre}self_attn.o_proj.weight`, grad.attn, Hq, H);
-    attentionBackward(kernels, engine.attentionDims, a.q, a.k, a.v, a.probs, grad.attn, grad.q, grad.k, grad.v, engine.attentionScratch);
+    attentionBackward(kernels, { batch: engine.batch, seqLen: engine.seqLen, heads, kvHeads, headDim }, a.q, a.k, a.v, a.probs, grad.attn, grad.q, grad.k, grad.v, engine.attentionScratch);
     rotate(grad.q, rows, engine.seqLen, heads, engine.rope, true);
     rotate(grad.k, rows, engine.seqLen, kvHeads, engine.rope, true);
     linear(grad.q, a.norm1, `${pre}self_attn.q_proj.weight`, grad.norm, H, Hq);

@@ -1,10 +1,13 @@
 import { Kernels } from "./kernels.ts";
-import type { AttentionDims, AttentionScratch } from "./layers/attention.ts";
+import type { AttentionScratch } from "./layers/attention.ts";
 import { ropeTable, type RopeTable } from "./layers/rope.ts";
 import type { Params } from "./model.ts";
 import { checkShape, tensorShapes, type ModelShape } from "./shape.ts";
 
-/** What one layer's forward pass keeps for its backward pass; rows = batch · seqLen. */
+/**
+ * What one layer's forward pass keeps for its backward pass; rows = batch · seqLen, where seqLen is the current
+ * batch's (buffers are sized for maxSeqLen, and a batch of short sequences uses their first rows only).
+ */
 export interface LayerActivations {
   input: Float32Array; // [rows × hidden], the residual stream entering the layer
   norm1: Float32Array;
@@ -45,6 +48,9 @@ export interface Engine {
   kernels: Kernels;
   shape: ModelShape;
   batch: number;
+  /** The longest sequence the buffers hold. */
+  maxSeqLen: number;
+  /** Positions per sequence in the current batch (set by fillBatch), and batch · seqLen. */
   seqLen: number;
   rows: number;
   params: Params;
@@ -63,7 +69,6 @@ export interface Engine {
   logits: Float32Array; // [rows × vocab]
   dlogits: Float32Array;
   grad: GradientScratch;
-  attentionDims: AttentionDims;
   attentionScratch: AttentionScratch;
   rope: RopeTable;
 }
@@ -124,6 +129,7 @@ export function createEngine(shape: ModelShape, batch: number, seqLen: number): 
     kernels,
     shape,
     batch,
+    maxSeqLen: seqLen,
     seqLen,
     rows,
     params,
@@ -141,7 +147,6 @@ export function createEngine(shape: ModelShape, batch: number, seqLen: number): 
     logits: f32(rows * vocab),
     dlogits: f32(rows * vocab),
     grad,
-    attentionDims: { batch, seqLen, heads, kvHeads, headDim },
     attentionScratch: { square: f32(seqLen * seqLen), headT: f32(headDim * seqLen) },
     rope: ropeTable(seqLen, headDim, shape.ropeTheta),
   };

@@ -33,15 +33,15 @@ export function forward(engine: Engine): number {
     linear(a.norm1, `${pre}self_attn.v_proj.weight`, a.v, H, Hkv);
     rotate(a.q, rows, engine.seqLen, heads, engine.rope, false);
     rotate(a.k, rows, engine.seqLen, kvHeads, engine.rope, false);
-    attentionForward(kernels, engine.attentionDims, a.q, a.k, a.v, a.probs, a.attn, engine.attentionScratch);
-    a.mid.set(a.input);
+    attentionForward(kernels, { batch: engine.batch, seqLen: engine.seqLen, heads, kvHeads, headDim }, a.q, a.k, a.v, a.probs, a.attn, engine.attentionScratch);
+    a.mid.set(a.input.subarray(0, rows * H));
     linear(a.attn, `${pre}self_attn.o_proj.weight`, a.mid, Hq, H, true);
     rmsNormForward(a.mid, p(`${pre}post_attention_layernorm.weight`), a.norm2, a.rms2, rows, H, rmsEps);
     linear(a.norm2, `${pre}mlp.gate_proj.weight`, a.gate, H, I);
     linear(a.norm2, `${pre}mlp.up_proj.weight`, a.up, H, I);
     swigluForward(a.gate, a.up, a.act, rows * I);
     const next = engine.layers[l + 1]?.input ?? engine.final;
-    next.set(a.mid);
+    next.set(a.mid.subarray(0, rows * H));
     linear(a.act, `${pre}mlp.down_proj.weight`, next, I, H, true);
   });
   rmsNormForward(engine.final, p("model.norm.weight"), engine.finalNorm, engine.finalRms, rows, H, rmsEps);

@@ -15,7 +15,7 @@ export interface TrainOptions {
   steps: number;
   /** Sequences per step. */
   batchSize: number;
-  /** Positions per sequence; shorter sequences are padded, longer ones refused. */
+  /** The longest sequence allowed (longer ones are refused); each batch is padded only to its own longest. */
   seqLen: number;
   /** The peak learning rate. */
   lr: number;

@@ -46,7 +46,7 @@ describe("trainModel", () => {
 
 describe("loss masks", () => {
   const gradients = (sequences: typeof SEQUENCES) => {
-    const engine = createEngine(TINY, 3, 6);
+    const engine = createEngine(TINY, 3, 12);
     loadParams(engine, randomModel(TINY, "masks").params);
     fillBatch(engine, sequences);
     const loss = forward(engine);
@@ -64,10 +64,13 @@ describe("loss masks", () => {
     expect(gradients([{ ids: [2, 5, 11, 9], lossMask: [0, 0, 1, 1] }]).grads).not.toEqual(a.grads);
   });
 
-  it("padding and empty rows change nothing: one sequence alone or beside padding gives the same gradient", () => {
+  it("padding and empty rows change nothing: one sequence alone, beside padding, or padded further gives the same gradient", () => {
     const alone = gradients([SEQUENCES[1]!]);
     const padded = gradients([SEQUENCES[1]!, { ids: [0, 0], lossMask: [0, 0] }]);
-    expect(padded.loss).toBe(alone.loss);
-    expect(padded.grads).toEqual(alone.grads);
+    const longer = gradients([SEQUENCES[1]!, { ids: new Array<number>(12).fill(3), lossMask: new Array<number>(12).fill(0) }]);
+    for (const other of [padded, longer]) {
+      expect(other.loss).toBe(alone.loss);
+      expect(other.grads).toEqual(alone.grads);
+    }
   });
 });
