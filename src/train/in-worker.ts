@@ -1,5 +1,5 @@
-import { Worker } from "node:worker_threads";
 import { InputError } from "../errors.ts";
+import { startWorker } from "./start-worker.ts";
 import type { TrainOptions, TrainResult } from "./train.ts";
 import type { WorkerMessage } from "./worker-messages.ts";
 
@@ -9,8 +9,7 @@ import type { WorkerMessage } from "./worker-messages.ts";
  */
 export function trainInWorker(options: TrainOptions): Promise<TrainResult> {
   const { onStep, ...rest } = options;
-  const entry = import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./worker.js";
-  const worker = new Worker(new URL(entry, import.meta.url));
+  const worker = startWorker("worker");
   return new Promise<TrainResult>((resolve, reject) => {
     let settled = false;
     const settle = (finish: () => void) => {

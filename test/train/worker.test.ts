@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.ts";
 import { trainInWorker } from "../../src/train/in-worker.ts";
+import { trainModelParallel } from "../../src/train/parallel.ts";
 import { trainModel } from "../../src/train/train.ts";
 import { randomModel, SEQUENCES, TINY } from "./helpers.ts";
 
@@ -24,5 +25,23 @@ describe("trainInWorker", () => {
     const failing = trainInWorker({ init: { shape: TINY, seed: 1 }, sequences: [{ ids: [1, 99] }], steps: 1, batchSize: 1, seqLen: 4, lr: 1e-3, seed: 1 });
     await expect(failing).rejects.toThrow(InputError);
     await expect(failing).rejects.toThrow(/outside the vocabulary/);
+  });
+});
+
+describe("trainModelParallel", () => {
+  const options = { init: randomModel(TINY, "parallel"), sequences: SEQUENCES, steps: 6, batchSize: 3, seqLen: 5, lr: 1e-2, seed: 4 };
+
+  it("splits each batch across two threads: deterministic, and within rounding of trainModel", async () => {
+    const steps: number[] = [];
+    const [a, b] = await Promise.all([trainModelParallel({ ...options, onStep: (step) => steps.push(step) }), trainModelParallel(options)]);
+    const single = trainModel(options);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(a.losses).toEqual(b.losses);
+    for (const [name, values] of a.model.params) expect(values, name).toEqual(b.model.params.get(name));
+    a.losses.forEach((loss, i) => expect(loss).toBeCloseTo(single.losses[i]!, 4));
+    for (const [name, values] of a.model.params) {
+      const other = single.model.params.get(name)!;
+      values.forEach((v, i) => expect(Math.abs(v - other[i]!), name).toBeLessThan(1e-4));
+    }
   });
 });
