@@ -75,6 +75,7 @@ export const mergeCommand: Command = {
       if (values["dry-run"]) {
         const { formatParameterRows } = await import("../merge/resolved-params.ts");
         formatParameterRows(summary.parameters ?? []).forEach((line) => io.out(line));
+        summary.notes.forEach((note) => io.out(note));
         io.out(
           `ok: ${summary.method} would write ${summary.tensors} tensors (${(summary.bytes / 1e6).toFixed(1)} MB, ` +
             `${summary.shards} shard${summary.shards > 1 ? "s" : ""}) to ${summary.outDir}; ${summary.warnings.length} warning(s)`,

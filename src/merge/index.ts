@@ -50,6 +50,8 @@ export interface MergeSummary {
   warnings: string[];
   /** Dry runs: every parameter's resolved value, grouped by model and layers (formatParameterRows prints it). */
   parameters?: ParameterRow[];
+  /** What else the plan does: LoRA adapters added to models, the chat template written. */
+  notes: string[];
 }
 
 /** mergekit-yaml CONFIG OUT: plan, stream tensor by tensor into a staged folder, then move it into place. */
@@ -66,7 +68,7 @@ export async function runMerge(options: MergeOptions): Promise<MergeSummary> {
     if (!(outShardSize > 0)) throw new InputError(`--out-shard-size must be positive (got ${outShardSize})`);
     const shards = planShards(plan.tasks.map(({ name, dtype, shape }) => ({ name, dtype, shape })), outShardSize);
     const bytes = shards.reduce((sum, s) => sum + s.bytes, 0);
-    const summary = { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, warnings: plan.warnings };
+    const summary = { method: plan.method.name, tensors: plan.tasks.length, bytes, shards: shards.length, warnings: plan.warnings, notes: plan.notes };
     if (options.dryRun) return { ...summary, outDir: resolve(options.outDir), parameters: resolvedParameterRows(plan) };
     options.onStart?.({ tensors: plan.tasks.length, bytes, method: plan.method.name });
     const output = await StagedOutput.create(options.outDir, options.force ?? false);

@@ -4,9 +4,10 @@ import { InputError } from "../errors.ts";
 import { yamlKeyLines } from "../util/yaml-config.ts";
 import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
 import type { LoadedConfig, Parameters } from "./config.ts";
+import { attachLoraAdapter, describeAdapter, readLoraAdapter, type LoraAdapter } from "./lora.ts";
 import { getMethod } from "./methods/registry.ts";
 import type { MergeMethod, ParamSpec, ParamValue } from "./methods/types.ts";
-import { resolveModelRef } from "./model-ref.ts";
+import { resolveModelSource } from "./model-ref.ts";
 import { layerPosition, resolveParameter } from "./params.ts";
 import { recipeWarnings } from "./recipe-parameters.ts";
 import { Checkpoint } from "./safetensors/checkpoint.ts";
@@ -20,7 +21,10 @@ import type { TensorEntry } from "./safetensors/header.ts";
 
 export interface ModelInput {
   ref: string;
+  /** The model's folder (for `model+adapter`, the model's: its config.json and tokenizer are the output's). */
   dir: string;
+  /** The LoRA adapter of a `model+adapter` reference, added to its tensors as they are read. */
+  adapter?: LoraAdapter;
   checkpoint: Checkpoint;
   config: Record<string, unknown> | undefined;
   layers: number;
@@ -57,6 +61,8 @@ export interface MergePlan {
   /** Output layer count, written to config.json under `key`. */
   layerCount: { key: string; value: number } | undefined;
   warnings: string[];
+  /** What the dry run should show beyond parameters: LoRA adapters applied. */
+  notes: string[];
 }
 
 interface NormalizedSource {
@@ -109,6 +115,7 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
   const lineOf = yamlKeyLines(loaded.text);
   const names = { outputs: tasks.map((t) => t.name), inputsOf: (ref: string) => [...model(ref).checkpoint.tensors.keys()] };
   const warnings = [...recipeWarnings(config, method, lineOf, file, names), ...tensorWarnings];
+  const notes = [...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : []));
   const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
   const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
   return {
@@ -121,6 +128,7 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
     configDtype: outDtype ?? loadDtype,
     layerCount: donorLayers ? { key: donorLayers.key, value: totalLayers } : undefined,
     warnings,
+    notes,
   };
 }
 
@@ -136,8 +144,14 @@ function allRefs({ config }: LoadedConfig): string[] {
 async function openModels(refs: string[], cwd: string): Promise<Map<string, ModelInput>> {
   const models = new Map<string, ModelInput>();
   for (const ref of refs) {
-    const dir = resolveModelRef(ref, cwd);
-    const checkpoint = await Checkpoint.open(dir);
+    const source = resolveModelSource(ref, cwd);
+    const dir = source.dir;
+    let checkpoint = await Checkpoint.open(dir);
+    let adapter: LoraAdapter | undefined;
+    if (source.adapter) {
+      adapter = await readLoraAdapter(source.adapter.dir, source.adapter.ref);
+      checkpoint = attachLoraAdapter(checkpoint, adapter, ref);
+    }
     const configPath = join(dir, "config.json");
     let config: Record<string, unknown> | undefined;
     if (existsSync(configPath)) {
@@ -149,7 +163,7 @@ async function openModels(refs: string[], cwd: string): Promise<Map<string, Mode
     }
     const fromConfig = config ? layerCountFromConfig(config)?.value : undefined;
     const layers = fromConfig ?? inferLayerCount(checkpoint);
-    models.set(ref, { ref, dir, checkpoint, config, layers });
+    models.set(ref, { ref, dir, checkpoint, config, layers, ...(adapter ? { adapter } : {}) });
   }
   return models;
 }

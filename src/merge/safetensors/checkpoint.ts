@@ -49,6 +49,16 @@ export class Checkpoint {
     return new Checkpoint(dir, tensors);
   }
 
+  /**
+   * The same checkpoint with some entries replaced, reading through a reader of its own. A LoRA reference
+   * (`model+adapter`, lora.ts) uses it to hand out entries that carry the adapter's patch.
+   */
+  withEntries(replaced: ReadonlyMap<string, TensorEntry>): Checkpoint {
+    const tensors = new Map(this.tensors);
+    for (const [name, entry] of replaced) tensors.set(name, entry);
+    return new Checkpoint(this.dir, tensors);
+  }
+
   get(name: string): TensorEntry | undefined {
     return this.tensors.get(name);
   }

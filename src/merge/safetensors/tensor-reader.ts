@@ -1,5 +1,6 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { InputError } from "../../errors.ts";
+import { applyLoraPatch, loraPatchOf } from "../lora-apply.ts";
 import type { TensorEntry } from "./header.ts";
 
 /** Reads more than this in several calls: one read(2) is capped near 2 GiB. */
@@ -22,6 +23,9 @@ export class TensorReader {
       }
       done += bytesRead;
     }
+    // A tensor of a `model+adapter` reference: its bytes become those of W + scale·B·A (see lora-apply.ts).
+    const lora = loraPatchOf(entry);
+    if (lora) await applyLoraPatch(entry, lora, target, this);
   }
 
   async close(): Promise<void> {
