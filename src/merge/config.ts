@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
 import { readYamlConfig } from "../util/yaml-config.ts";
+import { parseChatTemplateSetting } from "./chat-templates.ts";
 import { getMethod } from "./methods/registry.ts";
 import { checkParameterNames } from "./recipe-parameters.ts";
 
@@ -73,7 +74,10 @@ export function parseMergeConfig(text: string, file: string): MergeConfig {
   if (config.tokenizer_source !== undefined && config.tokenizer_source !== "base") {
     throw unsupported(`tokenizer_source: ${config.tokenizer_source} is not supported yet; only "base" is`);
   }
-  if (config.chat_template !== undefined) throw unsupported("`chat_template` is not supported yet");
+  if (config.chat_template !== undefined) {
+    const line = lineOf(["chat_template"]);
+    parseChatTemplateSetting(config.chat_template, `${file}${line ? `:${line}` : ""}`);
+  }
   const methodLine = lineOf(["merge_method"]);
   const method = getMethod(config.merge_method, `${file}${methodLine ? `:${methodLine}` : ""}`);
   checkParameterNames(config, method, lineOf, file);

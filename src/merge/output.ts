@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from "node:fs";
-import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { isRunning } from "../util/process.ts";
@@ -86,11 +86,36 @@ export async function writeModelFolderFiles(plan: MergePlan, dir: string, config
     if (plan.layerCount) config[plan.layerCount.key] = plan.layerCount.value;
     await writeFile(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   }
+  const template = plan.chatTemplate?.template;
   for (const name of TOKENIZER_FILES) {
+    if (template !== undefined && CHAT_TEMPLATE_CARRIERS.includes(name)) continue;
     if (existsSync(join(donor.dir, name))) await copyFile(join(donor.dir, name), join(dir, name));
   }
+  if (template !== undefined) await writeChatTemplate(join(donor.dir, "tokenizer_config.json"), dir, template);
   await writeFile(join(dir, "mergekit_config.yml"), configText);
   await writeFile(join(dir, "README.md"), modelCard(plan, configText, title));
+}
+
+/** The donor's files that hold a chat template: replaced, not copied, when the recipe sets one. */
+const CHAT_TEMPLATE_CARRIERS = ["tokenizer_config.json", "chat_template.jinja", "chat_template.json"];
+
+/**
+ * A recipe's chat template, as mergekit leaves it: mergekit sets it on the donor's tokenizer and saves that.
+ * With transformers < 4.47 the save puts it in tokenizer_config.json's "chat_template"; transformers 5 (which
+ * mergekit 0.1.4 requires) writes it to chat_template.jinja instead. Both are written, with the same text, so
+ * every reader (transformers old and new, mergeval's generate stage, which tries chat_template.jinja first)
+ * sees this template, and none a stale one of the donor's.
+ */
+async function writeChatTemplate(donorConfigFile: string, dir: string, template: string): Promise<void> {
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(donorConfigFile, "utf8"));
+  } catch (err) {
+    throw new InputError(`${donorConfigFile}: cannot read it to set the chat template (${(err as Error).message})`);
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new InputError(`${donorConfigFile}: expected a JSON object`);
+  await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({ ...config, chat_template: template }, null, 2) + "\n");
+  await writeFile(join(dir, "chat_template.jinja"), template);
 }
 
 export function modelCard(plan: MergePlan, configText: string, title: string): string {

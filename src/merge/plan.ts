@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { InputError } from "../errors.ts";
 import { yamlKeyLines } from "../util/yaml-config.ts";
 import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
+import { parseChatTemplateSetting, resolveChatTemplate, templateParseProblem, type ResolvedChatTemplate } from "./chat-templates.ts";
 import type { LoadedConfig, Parameters } from "./config.ts";
 import { attachLoraAdapter, describeAdapter, readLoraAdapter, type LoraAdapter } from "./lora.ts";
 import { getMethod } from "./methods/registry.ts";
@@ -60,8 +61,10 @@ export interface MergePlan {
   configDtype: FloatDtype | undefined;
   /** Output layer count, written to config.json under `key`. */
   layerCount: { key: string; value: number } | undefined;
+  /** The recipe's chat_template, resolved: written to tokenizer_config.json and chat_template.jinja. */
+  chatTemplate?: ResolvedChatTemplate;
   warnings: string[];
-  /** What the dry run should show beyond parameters: LoRA adapters applied. */
+  /** What the dry run should show beyond parameters: LoRA adapters applied, the chat template written. */
   notes: string[];
 }
 
@@ -114,8 +117,9 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
   if (tasks.length === 0) throw new InputError(`${file}: the merge produces no tensors`);
   const lineOf = yamlKeyLines(loaded.text);
   const names = { outputs: tasks.map((t) => t.name), inputsOf: (ref: string) => [...model(ref).checkpoint.tensors.keys()] };
-  const warnings = [...recipeWarnings(config, method, lineOf, file, names), ...tensorWarnings];
-  const notes = [...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : []));
+  const chat = await planChatTemplate(loaded, lineOf, [...models.values()], donor);
+  const warnings = [...recipeWarnings(config, method, lineOf, file, names), ...chat.warnings, ...tensorWarnings];
+  const notes = [...[...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : [])), ...chat.notes];
   const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
   const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
   return {
@@ -127,9 +131,37 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
     loadDtype,
     configDtype: outDtype ?? loadDtype,
     layerCount: donorLayers ? { key: donorLayers.key, value: totalLayers } : undefined,
+    ...(chat.resolved ? { chatTemplate: chat.resolved } : {}),
     warnings,
     notes,
   };
+}
+
+/**
+ * mergekit sets a recipe's chat template on the donor's tokenizer and saves it (merge.py, _set_chat_template).
+ * `auto` counts the templates of every referenced model (a `model+adapter` reference counts its model's).
+ * Without a tokenizer in the donor, mergekit saves no template ("Chat template specified but no tokenizer
+ * found"): the same here, as a warning.
+ */
+async function planChatTemplate(
+  { config, file }: LoadedConfig,
+  lineOf: (path: (string | number)[]) => number | undefined,
+  models: ModelInput[],
+  donor: ModelInput,
+): Promise<{ resolved?: ResolvedChatTemplate; warnings: string[]; notes: string[] }> {
+  if (config.chat_template === undefined) return { warnings: [], notes: [] };
+  const line = lineOf(["chat_template"]);
+  const where = `${file}${line ? `:${line}` : ""}: chat_template`;
+  const setting = parseChatTemplateSetting(config.chat_template, where);
+  const result = await resolveChatTemplate(setting, models);
+  if ("none" in result) return { warnings: [`${file}: ${result.none}`], notes: [] };
+  const { resolved } = result;
+  if (!existsSync(join(donor.dir, "tokenizer_config.json"))) {
+    return { warnings: [`${where}: the donor "${donor.ref}" (${donor.dir}) has no tokenizer_config.json, so no template is written (as mergekit: "no tokenizer found")`], notes: [] };
+  }
+  const problem = templateParseProblem(resolved.template);
+  const warnings = problem ? [`${where}: the template does not parse in @huggingface/jinja, which mergeval's generate stage renders with (${problem}); written anyway, as mergekit would`] : [];
+  return { resolved, warnings, notes: [`chat_template: ${resolved.origin}, written to tokenizer_config.json and chat_template.jinja (the donor's own template files are not copied)`] };
 }
 
 function allRefs({ config }: LoadedConfig): string[] {
