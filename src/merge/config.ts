@@ -1,12 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { InputError } from "../errors.ts";
-import { readYamlConfig } from "../util/yaml-config.ts";
+import { didYouMean } from "../util/suggest.ts";
+import { readYamlConfig, type ConfigPath } from "../util/yaml-config.ts";
 import { parseChatTemplateSetting } from "./chat-templates.ts";
 import { getMethod } from "./methods/registry.ts";
+import { formatModelPath } from "./model-ref.ts";
 import { checkParameterNames } from "./recipe-parameters.ts";
 
-/** The mergekit YAML schema, read as-is (the subset mergeval runs; other keys fail with a clear message). */
+/**
+ * The mergekit YAML schema (mergekit/config.py, MergeConfiguration), read as-is: the subset mergeval runs;
+ * other keys fail with a clear message.
+ */
 
 const scalar = z.union([z.number(), z.boolean(), z.string()]);
 const gradient = z.array(z.number()).min(1);
@@ -18,16 +23,68 @@ const layerRange = z.tuple([z.number().int().nonnegative(), z.number().int().non
   message: "layer_range must be [start, end) with start ≤ end",
 });
 
-const modelEntry = z.object({ model: z.string().min(1), parameters: parameters.optional() }).strict();
-const source = z.object({ model: z.string().min(1), layer_range: layerRange.optional(), parameters: parameters.optional() }).strict();
+/**
+ * A model reference: the string form `model[@rev][+adapter[@rev]]`, or the mapping mergekit writes when a path
+ * holds spaces or quotes, `{model: {path, revision}, lora: {path, revision}}` (ModelReference's serialised
+ * form). Either way the recipe carries the string form from here on.
+ */
+const modelPath = z.union([z.string().min(1), z.object({ path: z.string().min(1), revision: z.string().min(1).nullish() }).strict()]);
+const modelRefMapping = z.object({ model: modelPath, lora: modelPath.nullish(), override_architecture: z.string().nullish() }).strict();
+const MAPPING_KEYS = { top: ["model", "lora", "override_architecture"], path: ["path", "revision"] };
+
+/** The string form of a mapping reference; problems are issues at their keys. */
+function mappingToString(value: Record<string, unknown>, ctx: z.RefinementCtx): string | undefined {
+  const parsed = modelRefMapping.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+      if (issue.code === "unrecognized_keys") {
+        const candidates = path.length === 0 ? MAPPING_KEYS.top : MAPPING_KEYS.path;
+        for (const key of issue.keys) ctx.addIssue({ code: "custom", path: [...path, key], message: `unknown key${didYouMean(key, candidates)}` });
+      } else ctx.addIssue({ code: "custom", path, message: issue.message });
+    }
+    return undefined;
+  }
+  const ref = parsed.data;
+  if (ref.override_architecture) {
+    ctx.addIssue({ code: "custom", path: ["override_architecture"], message: "mergeval reads the architecture from the tensor names and cannot override it; remove override_architecture" });
+    return undefined;
+  }
+  const text = (p: z.infer<typeof modelPath>, key: string): string | undefined => {
+    if (typeof p === "string") return p;
+    if (/[+@]/.test(p.path)) {
+      ctx.addIssue({ code: "custom", path: [key, "path"], message: `"${p.path}" holds "+" or "@", which a model reference cannot carry` });
+      return undefined;
+    }
+    return formatModelPath(p.revision ? { path: p.path, revision: p.revision } : { path: p.path });
+  };
+  const model = text(ref.model, "model");
+  const lora = ref.lora ? text(ref.lora, "lora") : undefined;
+  if (model === undefined || (ref.lora && lora === undefined)) return undefined;
+  return lora ? `${model}+${lora}` : model;
+}
+
+const modelRef = z.preprocess((value, ctx) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  return mappingToString(value as Record<string, unknown>, ctx) ?? value;
+}, z.string().min(1));
+
+const modelEntry = z.object({ model: modelRef, parameters: parameters.optional() }).strict();
+const source = z.object({ model: modelRef, layer_range: layerRange.optional(), parameters: parameters.optional() }).strict();
 const slice = z
-  .object({ sources: z.array(source).min(1), parameters: parameters.optional(), base_model: z.string().optional() })
+  .object({
+    sources: z.array(source).min(1),
+    parameters: parameters.optional(),
+    base_model: modelRef.optional(),
+    /** Declared by mergekit's OutputSliceDefinition since its first version and read by none: no effect. */
+    residual_weight: z.number().nullish(),
+  })
   .strict();
 
 export const mergeConfigSchema = z
   .object({
     merge_method: z.string().min(1),
-    base_model: z.string().min(1).optional(),
+    base_model: modelRef.optional(),
     models: z.array(modelEntry).min(1).optional(),
     slices: z.array(slice).min(1).optional(),
     parameters: parameters.optional(),
@@ -38,6 +95,10 @@ export const mergeConfigSchema = z
     chat_template: z.string().optional(),
     modules: z.unknown().optional(),
     name: z.string().optional(),
+    // Keys of older mergekit versions that current mergekit still takes without an error (it ignores them):
+    // accepted, and warned about (legacyKeyWarnings).
+    input_model_parameters: z.unknown().optional(),
+    residual_weight: z.unknown().optional(),
   })
   .strict();
 
@@ -82,4 +143,33 @@ export function parseMergeConfig(text: string, file: string): MergeConfig {
   const method = getMethod(config.merge_method, `${file}${methodLine ? `:${methodLine}` : ""}`);
   checkParameterNames(config, method, lineOf, file);
   return config;
+}
+
+/**
+ * Keys mergekit accepts and then ignores, each a warning at its line (errors with --strict):
+ *   - `input_model_parameters` (per-model parameters keyed by model) was dropped from MergeConfiguration in
+ *     mergekit v0.0.4 (PR #127, Jan 2024); its README still lists it, but pydantic now ignores the key, so its
+ *     values are never applied;
+ *   - `residual_weight` is declared on mergekit's slices (OutputSliceDefinition) but no mergekit version has
+ *     ever read it; at the top level it is ignored like any unknown key.
+ */
+export function legacyKeyWarnings(config: MergeConfig, lineOf: (path: ConfigPath) => number | undefined, file: string): string[] {
+  const at = (path: ConfigPath) => {
+    const line = lineOf(path);
+    return `${file}${line ? `:${line}` : ""}: ${path.join(".")}`;
+  };
+  const warnings: string[] = [];
+  if (config.input_model_parameters !== undefined) {
+    warnings.push(
+      `${at(["input_model_parameters"])}: ignored, as mergekit does since v0.0.4 (PR #127 removed it; its README still lists it), so these ` +
+        "values are not applied: move them to models[].parameters or slices[].sources[].parameters",
+    );
+  }
+  const residual = (path: ConfigPath) =>
+    `${at(path)}: ignored — mergekit declares residual_weight on slices but no mergekit version has ever read it, so it changes nothing`;
+  if (config.residual_weight !== undefined) warnings.push(residual(["residual_weight"]));
+  config.slices?.forEach((slice, i) => {
+    if (slice.residual_weight !== undefined && slice.residual_weight !== null) warnings.push(residual(["slices", i, "residual_weight"]));
+  });
+  return warnings;
 }

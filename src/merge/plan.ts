@@ -4,7 +4,7 @@ import { InputError } from "../errors.ts";
 import { yamlKeyLines } from "../util/yaml-config.ts";
 import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
 import { parseChatTemplateSetting, resolveChatTemplate, templateParseProblem, type ResolvedChatTemplate } from "./chat-templates.ts";
-import type { LoadedConfig, Parameters } from "./config.ts";
+import { legacyKeyWarnings, type LoadedConfig, type Parameters } from "./config.ts";
 import { attachLoraAdapter, describeAdapter, readLoraAdapter, type LoraAdapter } from "./lora.ts";
 import { getMethod } from "./methods/registry.ts";
 import type { MergeMethod, ParamSpec, ParamValue } from "./methods/types.ts";
@@ -118,7 +118,7 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
   const lineOf = yamlKeyLines(loaded.text);
   const names = { outputs: tasks.map((t) => t.name), inputsOf: (ref: string) => [...model(ref).checkpoint.tensors.keys()] };
   const chat = await planChatTemplate(loaded, lineOf, [...models.values()], donor);
-  const warnings = [...recipeWarnings(config, method, lineOf, file, names), ...chat.warnings, ...tensorWarnings];
+  const warnings = [...legacyKeyWarnings(config, lineOf, file), ...recipeWarnings(config, method, lineOf, file, names), ...chat.warnings, ...tensorWarnings];
   const notes = [...[...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : [])), ...chat.notes];
   const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
   const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
