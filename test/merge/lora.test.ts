@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FAMILY, writeFixtureFamily } from "../../src/fixtures/family.ts";
 import { tinyTensors, writeTinyModel, type TinyModelShape } from "../../src/fixtures/tiny-models.ts";
 import { runMerge, type MergeOptions } from "../../src/merge/index.ts";
 import { parseModelRef, resolveModelSource } from "../../src/merge/model-ref.ts";
@@ -222,6 +223,22 @@ describe("LoRA references (model+adapter)", () => {
     expect(result.stderr).toBe("");
     const expected = handMerged(tinyTensor(Q, "base", 0, F32), [8, 8], matrix(2, 8, 1), matrix(8, 2, 2), 2, 2, false);
     (await read(join(root, "out", "hf"), Q)).values.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+  });
+
+  it("the fixture family's safety-lora (written by `mergeval fixtures`) turns the base into the safety expert, norms aside", async () => {
+    const family = join(root, "family");
+    await writeFixtureFamily(family, FAMILY.filter((m) => ["base", "safety"].includes(m.name)));
+    const config = JSON.parse(await readFile(join(family, "safety-lora", "adapter_config.json"), "utf8")) as Record<string, unknown>;
+    expect(config).toMatchObject({ peft_type: "LORA", r: 2, lora_alpha: 2, base_model_name_or_path: "base" });
+    const out = await merge(alone(`${join(family, "base")}+${join(family, "safety-lora")}`));
+    for (const name of ["model.embed_tokens.weight", "model.layers.2.self_attn.k_proj.weight", "model.layers.3.mlp.down_proj.weight", "lm_head.weight"]) {
+      const [got, safety, base] = await Promise.all(["out", "safety", "base"].map(async (m) => (await read(m === "out" ? out : join(family, m), name)).values));
+      // bf16(bf16(W) + Δ) against bf16(W + Δ): half a step of W's rounding plus half a step of each result's.
+      const step = (x: number) => 2 ** (Math.floor(Math.log2(x || 1e-38)) - 7);
+      got!.forEach((v, i) => expect(Math.abs(v - safety![i]!)).toBeLessThanOrEqual(step(Math.max(Math.abs(v), Math.abs(safety![i]!), Math.abs(base![i]!))) + 1e-9));
+    }
+    const norm = "model.layers.0.input_layernorm.weight";
+    expect(Buffer.from((await read(out, norm)).bytes).equals(Buffer.from((await read(join(family, "base"), norm)).bytes))).toBe(true);
   });
 
   describe("adapter features mergeval does not apply are refused, naming the file and the field", () => {
