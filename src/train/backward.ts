@@ -30,7 +30,7 @@ export function backward(engine: Engine): void {
     const pre = `model.layers.${l}.`;
     // The MLP branch: next = mid + down(silu(gate(norm2)) · up(norm2)).
     linear(grad.residual, a.act, `${pre}mlp.down_proj.weight`, grad.act, I, H);
-    swigluBackward(grad.act, a.gate, a.up, grad.gate, grad.up, rows * I);
+    swigluBackward(grad.act, a.gate, a.up, a.sigmoid, grad.gate, grad.up, rows * I);
     linear(grad.gate, a.norm2, `${pre}mlp.gate_proj.weight`, grad.norm, H, I);
     linear(grad.up, a.norm2, `${pre}mlp.up_proj.weight`, grad.norm, H, I, true);
     norm(grad.norm, a.mid, `${pre}post_attention_layernorm.weight`, a.rms2);

@@ -22,6 +22,7 @@ export interface LayerActivations {
   rms2: Float32Array;
   gate: Float32Array; // [rows × intermediate]
   up: Float32Array;
+  sigmoid: Float32Array; // σ(gate)
   act: Float32Array;
 }
 
@@ -111,6 +112,7 @@ export function createEngine(shape: ModelShape, batch: number, seqLen: number): 
     rms2: f32(rows),
     gate: f32(rows * I),
     up: f32(rows * I),
+    sigmoid: f32(rows * I),
     act: f32(rows * I),
   }));
   const grad: GradientScratch = {

@@ -34,14 +34,15 @@ export function attentionForward(kernels: Kernels, dims: AttentionDims, q: Float
       for (let t = 0; t < T; t++) {
         const o = t * T;
         let max = -Infinity;
-        for (let s = 0; s <= t; s++) max = Math.max(max, p[o + s]! * scale);
+        for (let s = 0; s <= t; s++) max = Math.max(max, p[o + s]!);
         let sum = 0;
         for (let s = 0; s <= t; s++) {
-          const e = Math.exp(p[o + s]! * scale - max);
+          const e = Math.exp((p[o + s]! - max) * scale);
           p[o + s] = e;
           sum += e;
         }
-        for (let s = 0; s <= t; s++) p[o + s] = p[o + s]! / sum;
+        const inverse = 1 / sum;
+        for (let s = 0; s <= t; s++) p[o + s] = p[o + s]! * inverse;
         p.fill(0, o + t + 1, o + T);
       }
       kernels.gemm(T, T, d, p, T, v.subarray(kvAt), kvWidth, out.subarray(qAt), qWidth);
