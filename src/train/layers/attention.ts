@@ -9,6 +9,12 @@ export interface AttentionDims {
   headDim: number;
 }
 
+/**
+ * Causality in blocks of query rows: a block of rows [r, r + BLOCK) only needs keys [0, r + BLOCK), so the
+ * products skip most of the zero upper triangle (62 % of the full square's work at seqLen 128).
+ */
+const BLOCK = 32;
+
 /** Per-(sequence, head) buffers reused across heads and layers: [seqLen × seqLen] and [headDim × seqLen]. */
 export interface AttentionScratch {
   square: Float32Array;
@@ -30,7 +36,10 @@ export function attentionForward(kernels: Kernels, dims: AttentionDims, q: Float
       const qAt = b * T * qWidth + h * d;
       if (h % group === 0) transpose(k.subarray(kvAt), T, d, kvWidth, scratch.headT);
       const p = probs.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
-      kernels.gemm(T, d, T, q.subarray(qAt), qWidth, scratch.headT, T, p, T);
+      for (let r = 0; r < T; r += BLOCK) {
+        const rows = Math.min(BLOCK, T - r);
+        kernels.gemm(rows, d, r + rows, q.subarray(qAt + r * qWidth), qWidth, scratch.headT, T, p.subarray(r * T), T);
+      }
       for (let t = 0; t < T; t++) {
         const o = t * T;
         let max = -Infinity;
@@ -45,7 +54,10 @@ export function attentionForward(kernels: Kernels, dims: AttentionDims, q: Float
         for (let s = 0; s <= t; s++) p[o + s] = p[o + s]! * inverse;
         p.fill(0, o + t + 1, o + T);
       }
-      kernels.gemm(T, T, d, p, T, v.subarray(kvAt), kvWidth, out.subarray(qAt), qWidth);
+      for (let r = 0; r < T; r += BLOCK) {
+        const rows = Math.min(BLOCK, T - r);
+        kernels.gemm(rows, r + rows, d, p.subarray(r * T), T, v.subarray(kvAt), kvWidth, out.subarray(qAt + r * qWidth), qWidth);
+      }
     }
   }
 }
@@ -80,8 +92,12 @@ export function attentionBackward(
       const p = probs.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
       const dO = dout.subarray(qAt);
       if (first) transpose(v.subarray(kvAt), T, d, kvWidth, vT);
-      kernels.gemm(T, d, T, dO, qWidth, vT, T, dScores, T);
-      kernels.gemmTA(T, T, d, p, T, dO, qWidth, dv.subarray(kvAt), kvWidth, !first);
+      for (let r = 0; r < T; r += BLOCK) {
+        const rows = Math.min(BLOCK, T - r);
+        kernels.gemm(rows, d, r + rows, dO.subarray(r * qWidth), qWidth, vT, T, dScores.subarray(r * T), T);
+        // Keys [r, r + rows) are read by queries r and later: Pᵀ from row r, column r.
+        kernels.gemmTA(rows, T - r, d, p.subarray(r * T + r), T, dO.subarray(r * qWidth), qWidth, dv.subarray(kvAt + r * kvWidth), kvWidth, !first);
+      }
       for (let t = 0; t < T; t++) {
         const o = t * T;
         let dot = 0;
@@ -89,8 +105,11 @@ export function attentionBackward(
         for (let s = 0; s <= t; s++) dScores[o + s] = p[o + s]! * (dScores[o + s]! - dot) * scale;
         dScores.fill(0, o + t + 1, o + T);
       }
-      kernels.gemm(T, T, d, dScores, T, k.subarray(kvAt), kvWidth, dq.subarray(qAt), qWidth);
-      kernels.gemmTA(T, T, d, dScores, T, q.subarray(qAt), qWidth, dk.subarray(kvAt), kvWidth, !first);
+      for (let r = 0; r < T; r += BLOCK) {
+        const rows = Math.min(BLOCK, T - r);
+        kernels.gemm(rows, r + rows, d, dScores.subarray(r * T), T, k.subarray(kvAt), kvWidth, dq.subarray(qAt + r * qWidth), qWidth);
+        kernels.gemmTA(rows, T - r, d, dScores.subarray(r * T + r), T, q.subarray(qAt + r * qWidth), qWidth, dk.subarray(kvAt + r * kvWidth), kvWidth, !first);
+      }
     }
   }
 }
