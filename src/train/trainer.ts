@@ -73,6 +73,7 @@ export function createTrainer(options: TrainOptions, engineBatch = options.batch
     engine,
     nextBatch: () => sampler.next(batchSize).map((i) => sequences[i]!),
     update(step, loss) {
+      if (!Number.isFinite(loss)) throw new Error(`training diverged: the loss at step ${step} is ${loss} (try a lower lr)`);
       clipGradients(engine.flatGrads, maxGradNorm);
       adamwStep(slots, step, learningRate(step, steps, lr, warmupSteps, minLr), adamw);
       losses.push(loss);

@@ -37,6 +37,12 @@ describe("trainModel", () => {
     expect(model.params.get("lm_head.weight")).not.toEqual(start.params.get("lm_head.weight"));
   });
 
+  it("stops with the step when the loss is no longer finite", () => {
+    const start = randomModel(TINY, "diverge");
+    start.params.get("lm_head.weight")![0] = Number.NaN;
+    expect(() => trainModel({ init: start, sequences: SEQUENCES, steps: 3, batchSize: 3, seqLen: 5, lr: 1e-3, seed: 1 })).toThrow(/loss at step 1 is NaN/);
+  });
+
   it("refuses sequences longer than seqLen and tokens outside the vocabulary", () => {
     const base = { init: { shape: TINY, seed: 1 }, steps: 1, batchSize: 1, seqLen: 4, lr: 1e-3, seed: 1 };
     expect(() => trainModel({ ...base, sequences: [{ ids: [1, 2, 3, 4, 5] }] })).toThrow(/more than seqLen 4/);
