@@ -1,6 +1,12 @@
 import type { Kernels } from "../kernels.ts";
 
 /**
+ * Rows per pass of the weight-gradient product dyᵀ·x (a sum over every row of the batch): a pass's rows of dy
+ * and x stay in cache while the kernel sweeps them once per block of dW, instead of streaming all rows each time.
+ */
+const ROWS_PER_PASS = 256;
+
+/**
  * dx (+)= dy · W and dW = dyᵀ · x for y = x · Wᵀ. `accumulateDx` adds into dx, for inputs that feed several
  * projections (q, k and v read one norm).
  */
@@ -17,5 +23,8 @@ export function linearBackward(
   accumulateDx: boolean,
 ): void {
   kernels.gemm(rows, outDim, inDim, dy, outDim, w, inDim, dx, inDim, accumulateDx);
-  kernels.gemmTA(outDim, rows, inDim, dy, outDim, x, inDim, dw, inDim);
+  for (let r = 0; r < rows; r += ROWS_PER_PASS) {
+    const chunk = Math.min(ROWS_PER_PASS, rows - r);
+    kernels.gemmTA(outDim, chunk, inDim, dy.subarray(r * outDim), outDim, x.subarray(r * inDim), inDim, dw, inDim, r > 0);
+  }
 }
