@@ -11,7 +11,7 @@ Model references in CONFIG resolve relative to the working directory, or through
 cache (org/name[@revision]); nothing is downloaded.
 
 Options:
-  --seed N                 seed for DARE/DELLA randomness (default 0); same seed, same bytes
+  --seed N                 seed for the random methods (DARE, DELLA, arcee_fusion sampling; default 0); same seed, same bytes
   --out-shard-size SIZE    max bytes per output shard (default 5B; k/m/b decimal, KiB/MiB/GiB binary)
   --allow-nonfinite        merge inputs holding NaN/Inf instead of failing
   --threads N              worker threads for the math (default 1; helps TIES/DARE on many cores, costs memory)

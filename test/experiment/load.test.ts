@@ -414,7 +414,7 @@ describe("seeds: a random merge repeated over seeds", () => {
 
   it("refuses seeds on a method that draws nothing at random", async () => {
     const file = await variant({}, "merges:", "  lin:", "    recipe: { merge_method: linear, models: [{ model: general, parameters: { weight: 1 } }] }", "    seeds: [0, 1]");
-    await expectInputError(loadExperiment(file), "merges.lin.seeds: linear draws nothing at random, so every seed gives the same merge (seeds are for dare_ties, dare_linear, della, della_linear)");
+    await expectInputError(loadExperiment(file), "merges.lin.seeds: linear draws nothing at random, so every seed gives the same merge (seeds are for dare_ties, dare_linear, della, della_linear, arcee_fusion)");
   });
 });
 
