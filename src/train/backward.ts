@@ -3,7 +3,6 @@ import { attentionBackward } from "./layers/attention.ts";
 import { linearBackward } from "./layers/linear.ts";
 import { rmsNormBackward } from "./layers/rms-norm.ts";
 import { rotate } from "./layers/rope.ts";
-import { swigluBackward } from "./layers/swiglu.ts";
 
 /**
  * The backward pass of the last forward(engine): writes every parameter's gradient into engine.grads (each
@@ -30,7 +29,7 @@ export function backward(engine: Engine): void {
     const pre = `model.layers.${l}.`;
     // The MLP branch: next = mid + down(silu(gate(norm2)) · up(norm2)).
     linear(grad.residual, a.act, `${pre}mlp.down_proj.weight`, grad.act, I, H);
-    swigluBackward(grad.act, a.gate, a.up, a.sigmoid, grad.gate, grad.up, rows * I);
+    kernels.swigluBackward(grad.act, a.gate, a.up, a.sigmoid, grad.gate, grad.up, rows * I);
     linear(grad.gate, a.norm2, `${pre}mlp.gate_proj.weight`, grad.norm, H, I);
     linear(grad.up, a.norm2, `${pre}mlp.up_proj.weight`, grad.norm, H, I, true);
     norm(grad.norm, a.mid, `${pre}post_attention_layernorm.weight`, a.rms2);

@@ -27,7 +27,7 @@ export function checkSequences(sequences: readonly TrainingSequence[], vocab: nu
 
 /**
  * Lays `sequences` (at most engine.batch) into the engine's batch, right-padded to the longest of them (rounded
- * up to a multiple of 8, for the kernel): a batch of short sequences costs what they need. Position t reads
+ * up to a multiple of 8, for the kernels): a batch of short sequences costs what they need. Position t reads
  * ids[t] and predicts ids[t + 1] with weight lossMask[t + 1]; padding and missing rows weigh 0, so the padded
  * length changes no loss and no gradient, bit for bit.
  */
@@ -36,7 +36,7 @@ export function fillBatch(engine: Engine, sequences: readonly TrainingSequence[]
   if (sequences.length > engine.batch) throw new Error(`fillBatch: ${sequences.length} sequences for a batch of ${engine.batch}`);
   const longest = sequences.reduce((max, s) => Math.max(max, s.ids.length), 1);
   if (longest > engine.maxSeqLen) throw new Error(`fillBatch: a sequence of ${longest} tokens for buffers of ${engine.maxSeqLen}`);
-  const seqLen = Math.min(engine.maxSeqLen, Math.ceil(longest / 8) * 8);
+  const seqLen = Math.ceil(longest / 8) * 8;
   engine.seqLen = seqLen;
   engine.rows = engine.batch * seqLen;
   tokens.fill(0);

@@ -74,8 +74,9 @@ export interface Engine {
   rope: RopeTable;
 }
 
-export function createEngine(shape: ModelShape, batch: number, seqLen: number): Engine {
+export function createEngine(shape: ModelShape, batch: number, longest: number): Engine {
   checkShape(shape);
+  const seqLen = Math.ceil(longest / 8) * 8; // batches are padded to multiples of 8: whole vectors for the kernels
   const kernels = new Kernels();
   const { vocab, hidden: H, intermediate: I, layers, heads, kvHeads, headDim } = shape;
   const rows = batch * seqLen;

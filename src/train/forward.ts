@@ -4,7 +4,6 @@ import { attentionForward } from "./layers/attention.ts";
 import { crossEntropy } from "./layers/cross-entropy.ts";
 import { rmsNormForward } from "./layers/rms-norm.ts";
 import { rotate } from "./layers/rope.ts";
-import { swigluForward } from "./layers/swiglu.ts";
 
 /**
  * The forward pass over the batch in engine.tokens; keeps every activation the backward pass needs, fills
@@ -39,7 +38,7 @@ export function forward(engine: Engine): number {
     rmsNormForward(a.mid, p(`${pre}post_attention_layernorm.weight`), a.norm2, a.rms2, rows, H, rmsEps);
     linear(a.norm2, `${pre}mlp.gate_proj.weight`, a.gate, H, I);
     linear(a.norm2, `${pre}mlp.up_proj.weight`, a.up, H, I);
-    swigluForward(a.gate, a.up, a.sigmoid, a.act, rows * I);
+    kernels.swigluForward(a.gate, a.up, a.sigmoid, a.act, rows * I);
     const next = engine.layers[l + 1]?.input ?? engine.final;
     next.set(a.mid.subarray(0, rows * H));
     linear(a.act, `${pre}mlp.down_proj.weight`, next, I, H, true);

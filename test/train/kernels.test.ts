@@ -43,6 +43,12 @@ describe("the wasm gemm kernel", () => {
     kernels.alloc(5_000_000);
     expect([...first]).toEqual([1, 2, 3, 4]);
     expect(() => kernels.gemm(1, 1, 4, new Float32Array(1), 1, first, 4, first, 4)).toThrow(/not in this engine's memory/);
+    const other = new Kernels();
+    other.alloc(5_000_000); // another memory growing renews the buffer objects of every shared memory in V8
+    const out = kernels.alloc(4);
+    kernels.gemm(1, 1, 4, first, 1, first, 4, out, 4);
+    expect([...out]).toEqual([1, 2, 3, 4]);
+    expect(() => kernels.gemm(1, 1, 4, other.alloc(1), 1, first, 4, out, 4)).toThrow(/not in this engine's memory/);
   });
 
   it("transposes with a row stride", () => {
@@ -50,5 +56,58 @@ describe("the wasm gemm kernel", () => {
     const out = new Float32Array(6);
     transpose(x, 2, 3, 4, out);
     expect([...out]).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});
+
+describe("the wasm elementwise kernels", () => {
+  const kernels = new Kernels();
+  const rng = seededRng("elementwise-test");
+
+  it("softmaxCausal: each row's softmax over its first t + 1 entries, zeros after, to float32 precision", () => {
+    const [T, count, scale] = [12, 3, 0.37];
+    const scores = kernels.alloc(count * T * T);
+    scores.forEach((_, i) => (scores[i] = (rng.next() - 0.5) * 40));
+    scores[1 * T + 2] = Number.NaN; // beyond row 1's entries: must not leak in
+    const before = Float64Array.from(scores);
+    kernels.softmaxCausal(scores, T, count, scale);
+    for (let row = 0; row < count * T; row++) {
+      const t = row % T;
+      const raw = Array.from(before.subarray(row * T, row * T + t + 1));
+      const max = Math.max(...raw);
+      const exps = raw.map((x) => Math.exp(scale * (x - max)));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      for (let s = 0; s < T; s++) {
+        const got = scores[row * T + s]!;
+        if (s > t) expect(got).toBe(0);
+        else expect(Math.abs(got - exps[s]! / sum)).toBeLessThan(3e-7);
+      }
+    }
+  });
+
+  it("SwiGLU forward and backward against float64 formulas, across the exponential's range", () => {
+    const n = 4096;
+    const [gate, up, sigmoid, act, dact, dgate, dup] = Array.from({ length: 7 }, () => kernels.alloc(n)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let i = 0; i < n; i++) {
+      gate[i] = (i / n - 0.5) * 240; // ±120: past where e^x leaves float32
+      up[i] = rng.next() - 0.5;
+      dact[i] = rng.next() - 0.5;
+    }
+    kernels.swigluForward(gate, up, sigmoid, act, n);
+    kernels.swigluBackward(dact, gate, up, sigmoid, dgate, dup, n);
+    for (let i = 0; i < n; i++) {
+      const g = gate[i]!;
+      const s = 1 / (1 + Math.exp(-g));
+      const close = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+      close(sigmoid[i]!, s);
+      close(act[i]!, g * s * up[i]!);
+      close(dup[i]!, dact[i]! * g * s);
+      close(dgate[i]!, dact[i]! * up[i]! * s * (1 + g * (1 - s)));
+    }
+  });
+
+  it("refuses lengths that are not whole vectors", () => {
+    const x = kernels.alloc(8);
+    expect(() => kernels.swigluForward(x, x, x, x, 6)).toThrow(/multiple of 4/);
+    expect(() => kernels.softmaxCausal(x, 2, 1, 1)).toThrow(/multiple of 4/);
   });
 });

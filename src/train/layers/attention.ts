@@ -40,20 +40,7 @@ export function attentionForward(kernels: Kernels, dims: AttentionDims, q: Float
         const rows = Math.min(BLOCK, T - r);
         kernels.gemm(rows, d, r + rows, q.subarray(qAt + r * qWidth), qWidth, scratch.headT, T, p.subarray(r * T), T);
       }
-      for (let t = 0; t < T; t++) {
-        const o = t * T;
-        let max = -Infinity;
-        for (let s = 0; s <= t; s++) max = Math.max(max, p[o + s]!);
-        let sum = 0;
-        for (let s = 0; s <= t; s++) {
-          const e = Math.exp((p[o + s]! - max) * scale);
-          p[o + s] = e;
-          sum += e;
-        }
-        const inverse = 1 / sum;
-        for (let s = 0; s <= t; s++) p[o + s] = p[o + s]! * inverse;
-        p.fill(0, o + t + 1, o + T);
-      }
+      kernels.softmaxCausal(p, T, 1, scale);
       for (let r = 0; r < T; r += BLOCK) {
         const rows = Math.min(BLOCK, T - r);
         kernels.gemm(rows, r + rows, d, p.subarray(r * T), T, v.subarray(kvAt), kvWidth, out.subarray(qAt + r * qWidth), qWidth);

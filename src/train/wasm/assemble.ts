@@ -5,6 +5,7 @@
 export type Code = number[];
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 export function uleb(value: number): Code {
@@ -32,6 +33,12 @@ export function sleb(value: number): Code {
 
 const SIMD = 0xfd;
 const ALIGN_4 = 2;
+const simd = (opcode: number): Code => [SIMD, ...uleb(opcode)];
+
+/** Little-endian bytes of float32 values. */
+function f32Bytes(...values: number[]): Code {
+  return [...new Uint8Array(Float32Array.from(values).buffer)];
+}
 
 /** Instructions, as byte sequences. Memory offsets are in bytes; v128 accesses need not be aligned. */
 export const op = {
@@ -40,17 +47,40 @@ export const op = {
   tee: (local: number): Code => [0x22, ...uleb(local)],
   i32: (value: number): Code => [0x41, ...sleb(value)],
   add: [0x6a],
+  sub: [0x6b],
   mul: [0x6c],
   shl: [0x74],
+  shrU: [0x76],
   geS: [0x4e],
   gtS: [0x4a],
   f32Load: (offset: number): Code => [0x2a, ALIGN_4, ...uleb(offset)],
+  f32Const: (value: number): Code => [0x43, ...f32Bytes(value)],
+  f32Add: [0x92],
+  f32Div: [0x95],
+  f32Max: [0x97],
   vLoad: (offset: number): Code => [SIMD, 0, ALIGN_4, ...uleb(offset)],
   vStore: (offset: number): Code => [SIMD, 11, ALIGN_4, ...uleb(offset)],
   vZero: [SIMD, 12, ...new Array<number>(16).fill(0)],
-  f32x4Splat: [SIMD, ...uleb(19)],
-  f32x4Add: [SIMD, ...uleb(228)],
-  f32x4Mul: [SIMD, ...uleb(230)],
+  /** Four float32 lanes of `value`. */
+  vSplatConst: (value: number): Code => [SIMD, 12, ...f32Bytes(value, value, value, value)],
+  /** The int32 lanes 0, 1, 2, 3. */
+  vLaneIndex: [SIMD, 12, ...new Uint8Array(Int32Array.from([0, 1, 2, 3]).buffer)],
+  vAnd: simd(0x4e),
+  vBitselect: simd(0x52),
+  f32x4Splat: simd(0x13),
+  f32x4ExtractLane: (lane: number): Code => [...simd(0x1f), lane],
+  f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
+  f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Min: simd(0xe8),
+  f32x4Max: simd(0xe9),
+  f32x4Nearest: simd(0x6a),
+  i32x4Splat: simd(0x11),
+  i32x4LtS: simd(0x39),
+  i32x4Add: simd(0xae),
+  i32x4Shl: simd(0xab),
+  i32x4TruncSatF32x4S: simd(0xf8),
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
   if: [0x04, 0x40],
