@@ -1,6 +1,6 @@
 import { threadId } from "node:worker_threads";
 import { assembleModule } from "./wasm/assemble.ts";
-import { softmaxFunction, swigluBackwardFunction, swigluForwardFunction } from "./wasm/elementwise.ts";
+import { softmaxBackwardFunction, softmaxFunction, swigluBackwardFunction, swigluForwardFunction } from "./wasm/elementwise.ts";
 import { gemmFunction } from "./wasm/gemm.ts";
 import { PAGE_BYTES, wasm, type WasmMemory } from "./wasm/runtime.ts";
 
@@ -13,6 +13,7 @@ let engines = 0;
 type GemmExport = (a: number, lda: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number, accumulate: number) => void;
 interface ElementwiseExports {
   softmaxCausal: (p: number, seqLen: number, count: number, scale: number) => void;
+  softmaxCausalBackward: (p: number, dp: number, seqLen: number, scale: number) => void;
   swigluForward: (gate: number, up: number, sigmoid: number, act: number, length: number) => void;
   swigluBackward: (dact: number, gate: number, up: number, sigmoid: number, dgate: number, dup: number, length: number) => void;
 }
@@ -36,7 +37,7 @@ export class Kernels {
 
   constructor() {
     this.memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    compiled ??= new wasm.Module(assembleModule([gemmFunction(false), gemmFunction(true), softmaxFunction(), swigluForwardFunction(), swigluBackwardFunction()], MAX_PAGES));
+    compiled ??= new wasm.Module(assembleModule([gemmFunction(false), gemmFunction(true), softmaxFunction(), softmaxBackwardFunction(), swigluForwardFunction(), swigluBackwardFunction()], MAX_PAGES));
     const instance = new wasm.Instance(compiled, { env: { memory: this.memory } });
     this.gemmExport = instance.exports.gemm as GemmExport;
     this.gemmTAExport = instance.exports.gemmTA as GemmExport;
@@ -78,6 +79,16 @@ export class Kernels {
     this.check([scores], seqLen, "softmaxCausal: seqLen");
     if (scores.length < count * seqLen * seqLen) throw new Error("softmaxCausal: the scores are shorter than count squares");
     this.elementwise.softmaxCausal(scores.byteOffset, seqLen, count, scale);
+  }
+
+  /**
+   * In place on one [seqLen × seqLen] dp: the scores' gradient from that of softmaxCausal's output p, that is
+   * scale · p ⊙ (dp − rowsum(p ⊙ dp)) on and below the diagonal, zero above.
+   */
+  softmaxCausalBackward(p: Float32Array, dp: Float32Array, seqLen: number, scale: number): void {
+    this.check([p, dp], seqLen, "softmaxCausalBackward: seqLen");
+    if (p.length < seqLen * seqLen || dp.length < seqLen * seqLen) throw new Error("softmaxCausalBackward: a buffer is shorter than seqLen²");
+    this.elementwise.softmaxCausalBackward(p.byteOffset, dp.byteOffset, seqLen, scale);
   }
 
   /** sigmoid = σ(gate), act = silu(gate) · up, over the first `length` elements. */

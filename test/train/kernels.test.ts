@@ -84,6 +84,25 @@ describe("the wasm elementwise kernels", () => {
     }
   });
 
+  it("softmaxCausalBackward: scale · p ⊙ (dp − rowsum(p ⊙ dp)) on and below the diagonal, zeros above", () => {
+    const [T, scale] = [12, 0.37];
+    const p = kernels.alloc(T * T);
+    const dp = kernels.alloc(T * T);
+    p.forEach((_, i) => (p[i] = rng.next() - 0.5)); // not a softmax: every entry must come from the formula
+    dp.forEach((_, i) => (dp[i] = rng.next() - 0.5));
+    dp[1 * T + 2] = Number.NaN; // past row 1's diagonal: must not leak in
+    const [pBefore, dpBefore] = [Float64Array.from(p), Float64Array.from(dp)];
+    kernels.softmaxCausalBackward(p, dp, T, scale);
+    for (let t = 0; t < T; t++) {
+      let dot = 0;
+      for (let s = 0; s <= t; s++) dot += pBefore[t * T + s]! * dpBefore[t * T + s]!;
+      for (let s = 0; s < T; s++) {
+        const want = s > t ? 0 : scale * pBefore[t * T + s]! * (dpBefore[t * T + s]! - dot);
+        expect(Math.abs(dp[t * T + s]! - want)).toBeLessThan(1e-6);
+      }
+    }
+  });
+
   it("SwiGLU forward and backward against float64 formulas, across the exponential's range", () => {
     const n = 4096;
     const [gate, up, sigmoid, act, dact, dgate, dup] = Array.from({ length: 7 }, () => kernels.alloc(n)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];

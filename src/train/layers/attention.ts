@@ -85,13 +85,7 @@ export function attentionBackward(
         // Keys [r, r + rows) are read by queries r and later: Pᵀ from row r, column r.
         kernels.gemmTA(rows, T - r, d, p.subarray(r * T + r), T, dO.subarray(r * qWidth), qWidth, dv.subarray(kvAt + r * kvWidth), kvWidth, !first);
       }
-      for (let t = 0; t < T; t++) {
-        const o = t * T;
-        let dot = 0;
-        for (let s = 0; s <= t; s++) dot += p[o + s]! * dScores[o + s]!;
-        for (let s = 0; s <= t; s++) dScores[o + s] = p[o + s]! * (dScores[o + s]! - dot) * scale;
-        dScores.fill(0, o + t + 1, o + T);
-      }
+      kernels.softmaxCausalBackward(p, dScores, T, scale);
       for (let r = 0; r < T; r += BLOCK) {
         const rows = Math.min(BLOCK, T - r);
         kernels.gemm(rows, r + rows, d, dScores.subarray(r * T), T, k.subarray(kvAt), kvWidth, dq.subarray(qAt + r * qWidth), qWidth);

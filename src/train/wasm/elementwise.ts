@@ -138,3 +138,42 @@ export function swigluBackwardFunction(): WasmFunction {
   const body: Code = [...op.get(LENGTH), ...op.i32(2), ...op.shl, ...op.set(end), ...op.i32(0), ...op.set(at), ...whileNot([...op.get(at), ...op.get(end), ...op.geS], step)];
   return { name: "swigluBackward", params: new Array<number>(7).fill(I32), locals: locals.declarations(), body };
 }
+
+/**
+ * softmaxCausalBackward(p, dp, seqLen, scale): in place on one [seqLen × seqLen] dp, the gradient of the scores
+ * from that of softmaxCausal's output p: row t becomes scale · p ⊙ (dp − Σ p ⊙ dp) over entries 0..t, then zeros.
+ */
+export function softmaxBackwardFunction(): WasmFunction {
+  const [P, DP, T, SCALE] = [0, 1, 2, 3];
+  const locals = new Locals(4);
+  const int = () => locals.take(I32);
+  const vector = () => locals.take(V128);
+  const [rowP, rowD, rowBytes, t, n, vectors, i, at, rowVectors] = [int(), int(), int(), int(), int(), int(), int(), int(), int()];
+  const [mask, sum, dot, scale] = [vector(), vector(), vector(), vector()];
+  const setMask: Code = [...op.vLaneIndex, ...op.get(n), ...op.get(i), ...op.i32(2), ...op.shl, ...op.sub, ...op.i32x4Splat, ...op.i32x4LtS, ...op.set(mask)];
+  const overVectors = (body: Code): Code => [...op.i32(0), ...op.set(i), ...op.i32(0), ...op.set(at), ...whileNot([...op.get(i), ...op.get(vectors), ...op.geS], [...body, ...increment(at, 16), ...increment(i, 1)])];
+  const load = (row: number): Code => [...op.get(row), ...op.get(at), ...op.add, ...op.vLoad(0)];
+  const perRow: Code = [
+    ...op.get(t), ...op.i32(1), ...op.add, ...op.set(n),
+    ...op.get(n), ...op.i32(3), ...op.add, ...op.i32(2), ...op.shrU, ...op.set(vectors),
+    ...op.vZero, ...op.set(sum),
+    ...overVectors([...setMask, ...op.get(sum), ...load(rowP), ...load(rowD), ...op.f32x4Mul, ...op.get(mask), ...op.vAnd, ...op.f32x4Add, ...op.set(sum)]),
+    ...lanes(sum, op.f32Add), ...op.f32x4Splat, ...op.set(dot),
+    ...overVectors([
+      ...setMask, ...op.get(rowD), ...op.get(at), ...op.add,
+      ...load(rowP), ...load(rowD), ...op.get(dot), ...op.f32x4Sub, ...op.f32x4Mul, ...op.get(scale), ...op.f32x4Mul, ...op.get(mask), ...op.vAnd,
+      ...op.vStore(0),
+    ]),
+    ...whileNot([...op.get(i), ...op.get(rowVectors), ...op.geS], [...op.get(rowD), ...op.get(at), ...op.add, ...op.vZero, ...op.vStore(0), ...increment(at, 16), ...increment(i, 1)]),
+  ];
+  const body: Code = [
+    ...op.get(T), ...op.i32(2), ...op.shl, ...op.set(rowBytes),
+    ...op.get(T), ...op.i32(2), ...op.shrU, ...op.set(rowVectors),
+    ...op.get(SCALE), ...op.f32x4Splat, ...op.set(scale),
+    ...op.get(P), ...op.set(rowP),
+    ...op.get(DP), ...op.set(rowD),
+    ...op.i32(0), ...op.set(t),
+    ...whileNot([...op.get(t), ...op.get(T), ...op.geS], [...perRow, ...op.get(rowP), ...op.get(rowBytes), ...op.add, ...op.set(rowP), ...op.get(rowD), ...op.get(rowBytes), ...op.add, ...op.set(rowD), ...increment(t, 1)]),
+  ];
+  return { name: "softmaxCausalBackward", params: [I32, I32, I32, F32], locals: locals.declarations(), body };
+}
