@@ -1,6 +1,7 @@
 import { threadId } from "node:worker_threads";
 import { assembleModule } from "./wasm/assemble.ts";
-import { softmaxBackwardFunction, softmaxFunction, swigluBackwardFunction, swigluForwardFunction } from "./wasm/elementwise.ts";
+import { softmaxBackwardFunction, softmaxFunction } from "./wasm/softmax.ts";
+import { swigluBackwardFunction, swigluForwardFunction } from "./wasm/swiglu.ts";
 import { gemmFunction } from "./wasm/gemm.ts";
 import { PAGE_BYTES, wasm, type WasmMemory } from "./wasm/runtime.ts";
 
