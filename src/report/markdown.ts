@@ -14,11 +14,23 @@ export function renderMarkdown(report: Report): string {
   const lines: string[] = [`# ${experiment.name}: mix data or merge models?`, ""];
   lines.push(...recommendations(report), ...regressions(report));
   lines.push("## Read this first", "", ...report.notes.map((n) => `> ${n}`), "");
-  lines.push(...setup(report), ...howToRead(report));
+  lines.push(...setup(report), ...howToRead(report), ...charts());
   lines.push(...table(report, OVERALL));
   for (const language of experiment.languages) lines.push(...table(report, language));
   if (report.paper) lines.push(...paperTable(report));
   return lines.join("\n");
+}
+
+/** The charts writeReport saves beside report.md as SVG (a Markdown viewer shows them inline). */
+function charts(): string[] {
+  return [
+    "## Charts",
+    "",
+    "![Harm change vs win rate per language, each language's Pareto front](charts/pareto-languages.svg)",
+    "",
+    "![Harm change vs base per language](charts/harm-change.svg) ![Win rate vs base per language](charts/win-rate.svg)",
+    "",
+  ];
 }
 
 function recommendations(report: Report): string[] {

@@ -185,13 +185,14 @@ describe("renderMarkdown", () => {
   const markdown = renderMarkdown(report);
   const lines = markdown.split("\n");
 
-  it("opens with the decision, then the notes, the set-up, how to read it, the tables and the paper", () => {
+  it("opens with the decision, then the notes, the set-up, how to read it, the charts, the tables and the paper", () => {
     expect(lines.filter((l) => l.startsWith("## "))).toEqual([
       "## Recommendations",
       "## Regressions against mix15",
       "## Read this first",
       "## Set-up",
       "## How to read the numbers",
+      "## Charts",
       "## All languages",
       "## English (en)",
       "## Hindi (hi)",
@@ -347,13 +348,16 @@ describe("renderReport and writeReport", () => {
     expect(first["report.md"]).toBe(renderMarkdown(report));
   });
 
-  it("writes all four files into each folder, identical, with nothing left aside", async () => {
+  it("writes all four files and the charts as SVG into each folder, identical, with nothing left aside", async () => {
     const dirs = [join(dir, "run", "report"), join(dir, "reports", "nested", "formats")];
     const written = await writeReport(report, dirs);
     expect(written).toEqual(dirs.flatMap((d) => REPORT_FILES.map((f) => join(d, f))));
     const rendered = await renderReport(report);
     for (const d of dirs) {
-      expect((await readdir(d)).sort()).toEqual([...REPORT_FILES].sort());
+      expect((await readdir(d)).sort()).toEqual([...REPORT_FILES, "charts"].sort());
+      const charts = (await readdir(join(d, "charts"))).sort();
+      expect(charts).toEqual(["harm-change.svg", "pareto-languages.svg", "trade-off.svg", "win-rate.svg"]);
+      for (const chart of charts) expect(await readFile(join(d, "charts", chart), "utf8")).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
       for (const name of REPORT_FILES) {
         const bytes = await readFile(join(d, name));
         expect(bytes.equals(await readFile(join(dirs[0]!, name)))).toBe(true);
