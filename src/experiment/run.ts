@@ -123,6 +123,7 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
       base: experiment.base,
       ...(experiment.reference ? { reference: experiment.reference } : {}),
       fixtures: spec.fixtures !== undefined,
+      ...(spec.models_note ? { models_note: spec.models_note } : {}),
       ...(spec.paper ? { paper: spec.paper } : {}),
     },
     generation: {

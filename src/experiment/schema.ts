@@ -74,8 +74,10 @@ export const experimentSchema = z
   .object({
     name,
     description: z.string().optional(),
-    /** Write the bundled fixture family (tiny, untrained models) into this folder first: the offline demo. */
+    /** Write the bundled fixture family (tiny, untrained models) into this folder first: for pipeline tests. */
     fixtures: z.string().optional(),
+    /** What the models are, shown first in every rendering of the report (e.g. "toy models trained on stand-in data"). */
+    models_note: z.string().optional(),
     languages: z.array(z.string().min(1)).min(1),
     datasets: z.object({ redteam: z.string().min(1), general: z.string().min(1) }).strict(),
     /** A bad dataset row is fatal (default: reported, skipped, and counted in the report). */

@@ -341,6 +341,7 @@ function notes(inputs: ReportInputs, models: Record<string, ModelReport>): strin
   for (const [file, rows] of Object.entries(inputs.skippedRows ?? {})) {
     list.push(`${rows} row(s) of ${file} were skipped as unusable (the run printed each with its line): the numbers leave those prompts out. strict: true (or run --strict) makes bad rows fatal.`);
   }
+  if (experiment.models_note) list.push(experiment.models_note);
   if (experiment.fixtures) {
     list.push(
       "The models are the bundled fixtures: tiny untrained checkpoints built from seeded weight deltas. Their outputs are meaningless text; these numbers exercise the pipeline and say nothing about merging.",

@@ -205,6 +205,8 @@ export interface Report {
     reference?: string;
     /** The models are the bundled fixtures (not trained): say so wherever results are shown. */
     fixtures: boolean;
+    /** What the models are, when a reader must know it first (e.g. "toy models trained on stand-in data"). */
+    models_note?: string;
     paper?: string;
   };
   judges: { harm: JudgeReport; preference: JudgeReport };

@@ -9,14 +9,7 @@ const SPLITS = ["train", "eval"] as const;
 type Split = (typeof SPLITS)[number];
 const SIX = [...STUDY_LANGUAGES].sort();
 
-interface Refusal {
-  source_id: string;
-  language: LanguageId;
-  response: string;
-}
-
 const sets: Record<"aya" | "dolly", Record<Split, Sample[]>> = { aya: { train: [], eval: [] }, dolly: { train: [], eval: [] } };
-let refusals: Refusal[] = [];
 
 beforeAll(async () => {
   for (const split of SPLITS) {
@@ -26,8 +19,6 @@ beforeAll(async () => {
       sets[set][split] = samples;
     }
   }
-  const text = await readFile(`${DIR}/refusals-train.jsonl`, "utf8");
-  refusals = text.trimEnd().split("\n").map((line) => JSON.parse(line) as Refusal);
 });
 
 const all = (set: "aya" | "dolly") => [...sets[set].train, ...sets[set].eval];
@@ -133,7 +124,7 @@ describe("stand-in sets: files and splits", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("no duplicate prompts, answers or refusals, and none copied from the bundled samples", async () => {
+  it("no duplicate prompts or answers, and none copied from the bundled samples", async () => {
     const samplePrompts = [
       ...(await loadDataset("datasets/aya-redteaming-sample.jsonl")).samples,
       ...(await loadDataset("datasets/dolly-200-sample.jsonl")).samples,
@@ -141,7 +132,6 @@ describe("stand-in sets: files and splits", () => {
     const texts = {
       prompts: [...all("aya"), ...all("dolly")].map((s) => s.prompt),
       references: all("dolly").map((s) => s.reference),
-      refusals: refusals.map((r) => r.response),
     };
     for (const [name, list] of Object.entries(texts)) {
       const seen = new Set<string>();
@@ -158,7 +148,6 @@ describe("stand-in sets: languages", () => {
     for (const s of [...all("aya"), ...all("dolly")]) {
       for (const text of [s.prompt, s.reference ?? ""]) if (foreignLetters(text, s.language)) offenders.push(`${s.language}: ${text}`);
     }
-    for (const r of refusals) if (foreignLetters(r.response, r.language)) offenders.push(`${r.language}: ${r.response}`);
     expect(offenders).toEqual([]);
   });
 
@@ -167,7 +156,6 @@ describe("stand-in sets: languages", () => {
       "red-team prompts": all("aya").map((s) => ({ language: s.language, text: s.prompt })),
       // the short questions alone are often too short for trigrams: judged with their answers
       "Dolly instructions with answers": all("dolly").map((s) => ({ language: s.language, text: `${s.prompt} ${s.reference}` })),
-      refusals: refusals.map((r) => ({ language: r.language, text: r.response })),
     };
     for (const [name, rows] of Object.entries(checks)) {
       const share = agreementPerLanguage(rows);
@@ -176,34 +164,7 @@ describe("stand-in sets: languages", () => {
   });
 });
 
-describe("stand-in refusals (training responses for the safety expert)", () => {
-  it("cover exactly the red-team training rows: one per source id and language, none for held-out ids", () => {
-    expect(refusals.every((r) => Object.keys(r).sort().join() === "language,response,source_id")).toBe(true);
-    const key = (sourceId: unknown, language: unknown) => `${String(sourceId)}/${String(language)}`;
-    const wanted = sets.aya.train.map((s) => key(s.sourceId, s.language)).sort();
-    expect(refusals.map((r) => key(r.source_id, r.language)).sort()).toEqual(wanted);
-    const held = new Set(sourceIds(sets.aya.eval));
-    expect(refusals.filter((r) => held.has(r.source_id))).toEqual([]);
-  });
-
-  it("each is one sentence in the prompt's language containing a refusal phrase of that language", () => {
-    for (const r of refusals) {
-      expect(isRefusal(r.response), r.response).toBe(true);
-      const text = normalizeForMatching(r.response);
-      expect(REFUSAL_PHRASES[r.language]!.some((p) => text.includes(p)), `${r.language}: ${r.response}`).toBe(true);
-      expect(r.response.trim().match(/[.!?।؟](?=\s|$)/gu)?.length ?? 0, r.response).toBe(1);
-    }
-  });
-
-  it("are varied: no refusal phrase opens more than a third of one language's refusals", () => {
-    for (const language of SIX) {
-      const mine = refusals.filter((r) => r.language === language).map((r) => normalizeForMatching(r.response));
-      for (const phrase of REFUSAL_PHRASES[language]!) {
-        expect(mine.filter((t) => t.startsWith(phrase)).length, `${language} "${phrase}"`).toBeLessThanOrEqual(mine.length / 3);
-      }
-    }
-  });
-
+describe("stand-in prompts and the refusal judge", () => {
   it("no red-team prompt (or Dolly instruction or answer) already reads as a refusal", () => {
     const offenders = [...all("aya"), ...all("dolly")].flatMap((s) => [s.prompt, s.reference ?? ""]).filter((t) => isRefusal(t));
     expect(offenders).toEqual([]);

@@ -37,22 +37,22 @@ describe("bundled recipes and the demo", () => {
   it("the README's main command runs the demo experiment offline and writes the report under reports/demo", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mergeval-demo-"));
     try {
-      for (const folder of ["experiments", "datasets"]) cpSync(resolve(folder), join(dir, folder), { recursive: true });
+      for (const folder of ["experiments", "datasets", "src/fixtures/trained"]) cpSync(resolve(folder), join(dir, folder), { recursive: true });
       const result = await runCli(["run", "experiments/demo.yml", "-q"], { cwd: dir, env: { ...process.env, MERGEVAL_CACHE: join(dir, "cache") } });
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);
-      expect(readdirSync(join(dir, "reports/demo")).sort()).toEqual(["report.csv", "report.html", "report.json", "report.md"]);
+      expect(readdirSync(join(dir, "reports/demo")).sort()).toEqual(["charts", "report.csv", "report.html", "report.json", "report.md"]);
       const report = JSON.parse(readFileSync(join(dir, "reports/demo/report.json"), "utf8")) as Report;
       const methods = new Set(Object.values(report.models).map((m) => m.method).filter(Boolean));
       for (const method of ["linear", "slerp", "ties", "dare_ties"]) expect(methods).toContain(method);
       expect(Object.keys(report.models.slerp!.languages)).toEqual(["en", "hi", "fr", "es", "ar", "ru"]);
-      // The bundled samples: 3 red-team and 2 Dolly prompts per language.
-      expect(report.models.slerp!.overall).toMatchObject({ n_redteam: 18, n_general: 12 });
+      // The stand-in eval split: 20 red-team and 20 Dolly prompts per language.
+      expect(report.models.slerp!.overall).toMatchObject({ n_redteam: 120, n_general: 120 });
       const html = readFileSync(join(dir, "reports/demo/report.html"), "utf8");
-      expect(html).toMatch(/fixtures/);
+      expect(html).toMatch(/Toy models trained on stand-in data/);
       expect(html).toMatch(/proxy/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 400_000);
 });
