@@ -85,17 +85,26 @@ export function compileChatTemplate(template: string, specialTokens: Readonly<Re
   };
 }
 
-async function findTemplate(dir: string, tokenizerConfig: Record<string, unknown> | undefined): Promise<{ template: string; source: string } | undefined> {
+async function findTemplate(dir: string, tokenizerConfig: Record<string, unknown> | undefined, processorFile = true): Promise<{ template: string; source: string } | undefined> {
   const jinjaFile = join(dir, "chat_template.jinja");
   const jinja = await readText(jinjaFile);
   if (jinja !== undefined) return { template: jinja, source: jinjaFile };
   const jsonFile = join(dir, "chat_template.json");
-  const json = await readJson(jsonFile);
+  const json = processorFile ? await readJson(jsonFile) : undefined;
   if (json !== undefined) {
     const template = pickTemplate(json.chat_template, jsonFile);
     if (template) return template;
   }
   return pickTemplate(tokenizerConfig?.chat_template, join(dir, "tokenizer_config.json"));
+}
+
+/**
+ * A folder's chat template as transformers' tokenizer reads it (what mergekit's `auto` counts): chat_template.jinja,
+ * else tokenizer_config.json's (a named list gives its "default"); chat_template.json is a processor file the
+ * tokenizer does not read.
+ */
+export async function tokenizerChatTemplate(dir: string): Promise<string | undefined> {
+  return (await findTemplate(dir, await readJson(join(dir, "tokenizer_config.json")), false))?.template;
 }
 
 function pickTemplate(value: unknown, file: string): { template: string; source: string } | undefined {

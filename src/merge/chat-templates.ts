@@ -1,7 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { errorMessage, InputError } from "../errors.ts";
+import { tokenizerChatTemplate } from "../generate/chat-template.ts";
 import { closestName } from "../util/suggest.ts";
 
 /**
@@ -101,32 +100,6 @@ export function parseChatTemplateSetting(value: string, where: string): ChatTemp
 }
 
 /**
- * A model folder's chat template as transformers' AutoTokenizer sees it (what mergekit's `auto` counts):
- * chat_template.jinja, else `chat_template` in tokenizer_config.json, where a list of named templates gives its
- * "default" one (none: no template). chat_template.json is a processor file the tokenizer does not read.
- */
-export async function modelChatTemplate(dir: string): Promise<string | undefined> {
-  const jinja = await readOptional(join(dir, "chat_template.jinja"));
-  if (jinja !== undefined) return jinja;
-  const configFile = join(dir, "tokenizer_config.json");
-  const text = await readOptional(configFile);
-  if (text === undefined) return undefined;
-  let config: unknown;
-  try {
-    config = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(`${configFile} is not valid JSON: ${errorMessage(err)}`);
-  }
-  const value = (config as { chat_template?: unknown } | null)?.chat_template;
-  if (typeof value === "string") return value;
-  if (Array.isArray(value)) {
-    const named = (value as unknown[]).find((e) => (e as { name?: unknown } | null)?.name === "default") as { template?: unknown } | undefined;
-    return typeof named?.template === "string" ? named.template : undefined;
-  }
-  return undefined;
-}
-
-/**
  * mergekit's `auto`: every referenced model's template, stripped, counted; the most common wins. mergekit takes
  * its models from a Python set, so between equally common templates its pick can change from run to run; here
  * the tie goes to the template met first, in the order `candidates` are given (the base, then the recipe's order).
@@ -158,7 +131,7 @@ export async function resolveChatTemplate(
 ): Promise<{ resolved: ResolvedChatTemplate } | { none: string }> {
   if (setting.kind === "preset") return { resolved: { template: CHAT_TEMPLATE_PRESETS[setting.name]!, origin: `preset ${setting.name}` } };
   if (setting.kind === "literal") return { resolved: { template: setting.template, origin: `the recipe's own template (${setting.template.length} characters)` } };
-  const found = await Promise.all(models.map(async (m) => ({ ref: m.ref, template: (await modelChatTemplate(m.dir))?.trim() || undefined })));
+  const found = await Promise.all(models.map(async (m) => ({ ref: m.ref, template: (await tokenizerChatTemplate(m.dir))?.trim() || undefined })));
   const best = pluralityTemplate(found.map((f) => f.template));
   if (!best) return { none: `chat_template: auto found no chat template in any input model (${models.map((m) => m.ref).join(", ")}), so none is set (as mergekit does)` };
   const holders = found.filter((f) => f.template === best.template).map((f) => f.ref);
@@ -172,14 +145,5 @@ export function templateParseProblem(template: string): string | undefined {
     return undefined;
   } catch (err) {
     return errorMessage(err);
-  }
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new InputError(`cannot read ${file}: ${errorMessage(err)}`);
   }
 }
