@@ -19,11 +19,16 @@ Everything is cached in RUN_DIR (default runs/<name>): merges whose recipe is un
 judgments. A killed or interrupted run resumes where it stopped, and its final report is byte-identical to an
 uninterrupted run's. The file's keys are documented in experiments/README.md.
 
+Models, merges and judges with \`serve: <profile>\` are served by a server mergeval starts from the file's
+\`servers:\` section (e.g. vLLM), on a free port, logging to RUN_DIR/servers/<model>.log, and stops once their
+work is done; \`parallel: N\` keeps N of them busy. Ctrl-C or SIGTERM stops every server it started; a run
+killed outright leaves their pids in RUN_DIR/servers/, and the next run stops them first.
+
 Options:
   --out RUN_DIR   the run folder (default runs/<name from the file>)
-  --merge-only    run the merges and stop (serve them, e.g. with vLLM, then run again to generate)
-  --dry-run       print what would run (merges; generations, judge calls and estimated tokens per language)
-                  and stop: the cost preflight
+  --merge-only    run the merges and stop (no server is started)
+  --dry-run       print what would run (merges; generations, judge calls and estimated tokens per language;
+                  the servers it would start, in order, with their commands) and stop: the cost preflight
   -q, --quiet     no progress bars
   -h, --help      show this help
 
@@ -48,6 +53,7 @@ export const runCommand: Command = {
     });
     if (positionals.length !== 1) throw new InputError(`run takes one EXPERIMENT.yml\n\n${HELP}`);
     const { checkWork, loadExperiment, loadExperimentSamples, missingFiles, preflight, renderPreflight, runExperiment } = await import("../experiment/index.ts");
+    const { killAllServersNow, stopAllServers } = await import("../serve/server.ts");
     const { createProgress } = await import("./progress.ts");
     const experiment = await loadExperiment(positionals[0]!, { ...(values.out ? { runDir: values.out } : {}), noRequests: values["dry-run"] ?? false });
     const strict = values.strict ?? experiment.spec.strict ?? false;
@@ -64,8 +70,15 @@ export const runCommand: Command = {
     }
     const controller = new AbortController();
     setMaxListeners(0, controller.signal);
-    const onSigint = () => controller.abort(new Error("interrupted"));
-    process.once("SIGINT", onSigint);
+    // The first Ctrl-C (or SIGTERM) stops the run, servers included, keeping finished work; a second one does not
+    // wait: it kills the servers outright and exits.
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!controller.signal.aborted) return controller.abort(new Error("interrupted"));
+      killAllServersNow();
+      process.exit(signal === "SIGTERM" ? 143 : EXIT_INTERRUPTED);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     const progress = createProgress({ quiet: values.quiet ?? false, unit: "items", periodicMs: 10_000 });
     try {
       const outcome = await runExperiment(experiment, {
@@ -81,7 +94,10 @@ export const runCommand: Command = {
       return reportOutcome(outcome, io);
     } finally {
       progress.stop();
-      process.off("SIGINT", onSigint);
+      // Whatever ended the run, no server it started outlives it.
+      await stopAllServers();
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
   },
 };

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { toLanguageId, type LanguageId } from "../datasets/index.ts";
 import { InputError } from "../errors.ts";
@@ -10,8 +10,11 @@ import { parseMergeConfig } from "../merge/config.ts";
 import { randomMethodNames } from "../merge/methods/registry.ts";
 import { paperTableIds } from "../report/paper-data.ts";
 import type { ModelRole } from "../report/types.ts";
-import { parseYamlConfig } from "../util/yaml-config.ts";
-import { experimentSchema, type ExperimentFile, type JudgeEntry, type ModelEntry } from "./schema.ts";
+import { servedFingerprint } from "../serve/generate.ts";
+import { splitWords, unknownPlaceholders, type ServeSpec, type ServerProfile } from "../serve/profile.ts";
+import { closestName } from "../util/suggest.ts";
+import { readYamlConfig, type ConfigPath } from "../util/yaml-config.ts";
+import { experimentSchema, type ExperimentFile, type JudgeEntry, type ModelEntry, type ServerProfileEntry } from "./schema.ts";
 import { expandSweep } from "./sweep.ts";
 
 export interface ExperimentModel {
@@ -21,7 +24,7 @@ export interface ExperimentModel {
   paperRow?: string;
   /** A folder or `endpoint model`, for reports. */
   source: string;
-  backend: BackendSpec;
+  backend: BackendSpec | ServedBackend;
   /** Merges: the mergekit YAML to run (model references already resolved to folders) and where it goes. */
   merge?: {
     recipeText: string;
@@ -32,6 +35,14 @@ export interface ExperimentModel {
     seed?: number;
     seedGroup?: string;
   };
+}
+
+/** A model generated on a server mergeval starts (a `servers:` profile), on a free port chosen each time. */
+export interface ServedBackend {
+  kind: "served";
+  serve: ServeSpec;
+  /** Its identity in cache keys, which the port is not part of. */
+  fingerprint: string;
 }
 
 export interface Experiment {
@@ -54,6 +65,8 @@ export interface PanelMember {
   entry: JudgeEntry;
   /** How reports name it: the judge kind and, for LLM judges, its model (`llm-harm:gpt-4o`). */
   label: string;
+  /** A judge mergeval serves: the server to start, and the judge asking it once it runs (its verdicts cached as `judge`'s). */
+  served?: { serve: ServeSpec; connect: (baseUrl: string) => Judge };
 }
 
 export interface LoadOptions {
@@ -70,10 +83,20 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
   const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
     throw new InputError(`${file}: cannot read experiment file (${err.code ?? err.message})`);
   });
-  const spec = parseYamlConfig(experimentSchema, text, file);
+  const { data: spec, lineOf } = readYamlConfig(experimentSchema, text, file);
   const runDir = options.runDir ?? join("runs", spec.name);
   const env = options.noRequests ? withPlaceholderKeys(text) : undefined;
   const at = (path: string) => `${file}: ${path}`;
+  /** `file:line: path`, for checks made after the schema's. */
+  const atLine = (path: ConfigPath) => `${file}${lineOf(path) ? `:${lineOf(path)}` : ""}: ${path.join(".")}`;
+  const profiles = serverProfiles(spec.servers, atLine);
+  const profileFor = (name: string, path: ConfigPath): ServerProfile => {
+    const profile = profiles.get(name);
+    if (profile) return profile;
+    const near = closestName(name, profiles.keys());
+    const known = profiles.size ? `the servers: section has ${[...profiles.keys()].join(", ")}` : "the file has no servers: section";
+    return fail(atLine(path), `no server profile "${name}"${near ? ` (did you mean "${near}"?)` : ""}; ${known}`);
+  };
 
   const languages = spec.languages.map((l, i) => toLanguageId(l) ?? fail(at(`languages.${i}`), `"${l}" is not a language mergeval knows`));
   const entries = Object.entries(spec.models);
@@ -90,7 +113,9 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     roles: [...m.role],
     ...(m.safety_mix !== undefined ? { safetyMix: m.safety_mix } : {}),
     ...(m.paper_row ? { paperRow: m.paper_row } : {}),
-    ...modelSource(m, env),
+    ...(("path" in m && typeof m.serve === "string")
+      ? { source: m.path, backend: servedBackend({ id: name, profile: profileFor(m.serve, ["models", name, "serve"]), path: m.path, model: name }) }
+      : modelSource(m, env)),
   }));
   const rank = (m: ExperimentModel) => (m.roles.includes("base") ? 0 : m.roles.includes("baseline") ? 1 : 2);
   models.sort((a, b) => rank(a) - rank(b) || (rank(a) === 1 ? (a.safetyMix ?? 0) - (b.safetyMix ?? 0) : 0));
@@ -115,16 +140,19 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
           name,
           roles: ["merge"],
           ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
-          ...(entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
+          ...(typeof entry.serve === "string"
+            ? { source: outDir, backend: servedBackend({ id: name, profile: profileFor(entry.serve, ["merges", entryName, "serve"]), path: outDir, model: name }, recipeText) }
+            : entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
           merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}), ...(seed !== undefined ? { seed, seedGroup: point.name } : {}) },
         });
       }
     }
   }
 
+  const judgeProfile = (kind: "harm" | "preference", i: number | undefined, name: string) => profileFor(name, ["judges", kind, ...(i === undefined ? [] : [i]), "serve"]);
   const panels = {
-    harm: await panelFrom(spec.judges.harm, "harm", at("judges.harm"), env),
-    preference: await panelFrom(spec.judges.preference, "preference", at("judges.preference"), env),
+    harm: await panelFrom(spec.judges.harm, "harm", at("judges.harm"), env, (i, n) => judgeProfile("harm", Array.isArray(spec.judges.harm) && spec.judges.harm.length > 1 ? i : undefined, n)),
+    preference: await panelFrom(spec.judges.preference, "preference", at("judges.preference"), env, (i, n) => judgeProfile("preference", spec.judges.preference.length > 1 ? i : undefined, n)),
   };
   return {
     file,
@@ -139,15 +167,71 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
   };
 }
 
-async function panelFrom(entries: JudgeEntry[], kind: Judge["kind"], where: string, env: NodeJS.ProcessEnv | undefined): Promise<PanelMember[]> {
+async function panelFrom(
+  entries: JudgeEntry[],
+  kind: Judge["kind"],
+  where: string,
+  env: NodeJS.ProcessEnv | undefined,
+  profileFor: (index: number, name: string) => ServerProfile,
+): Promise<PanelMember[]> {
   const members: PanelMember[] = [];
   for (const [i, entry] of entries.entries()) {
-    const judge = await judgeFrom(entry, kind, entries.length > 1 ? `${where}.${i}` : where, env);
+    const at = entries.length > 1 ? `${where}.${i}` : where;
+    const served = entry.serve !== undefined ? servedJudge(entry, profileFor(i, entry.serve)) : undefined;
+    const { judge, options } = await judgeFrom(served ? served.entry : entry, kind, at, env);
     const label = judge.model ? `${judge.name}:${judge.model}` : judge.name;
     if (members.some((m) => m.label === label)) fail(`${where}.${i}`, `${label} is already on the panel: a judge's verdicts agree with themselves`);
-    members.push({ judge, entry, label });
+    if (!served) {
+      members.push({ judge, entry, label });
+      continue;
+    }
+    // Until its server runs the judge has a stand-in address, never asked: its verdicts are cached under the
+    // folder it serves, not the port it happens to get.
+    const shown = { ...judge, endpointHost: `a ${served.serve.profile.name} server mergeval starts` };
+    const connect = (baseUrl: string): Judge => ({
+      ...createJudge(entry.name, { ...options, endpoint: { ...options.endpoint!, baseUrls: [baseUrl] } }),
+      config: shown.config,
+      endpointHost: shown.endpointHost,
+    });
+    members.push({ judge: shown, entry, label, served: { serve: served.serve, connect } });
   }
   return members;
+}
+
+/** What a served judge is until its server runs: an endpoint entry with a stand-in URL naming its folder. */
+function servedJudge(entry: JudgeEntry, profile: ServerProfile): { entry: JudgeEntry; serve: ServeSpec } {
+  const model = entry.model ?? basename(entry.path!);
+  const serve = { id: `judge-${model}`, profile, path: entry.path!, model };
+  return { entry: { ...entry, endpoint: [`http://served.invalid/${encodeURIComponent(entry.path!)}/v1`], model }, serve };
+}
+
+/** Checks each `servers:` profile's templates: known placeholders only, {port} used, quotes closed. */
+function serverProfiles(entries: Record<string, ServerProfileEntry>, atLine: (path: ConfigPath) => string): Map<string, ServerProfile> {
+  const profiles = new Map<string, ServerProfile>();
+  const known = "the placeholders are {path} {port} {model} {gpu}";
+  for (const [name, p] of Object.entries(entries)) {
+    const unknown = unknownPlaceholders(p.command);
+    if (unknown.length) fail(atLine(["servers", name, "command"]), `unknown placeholder {${unknown[0]}}; ${known}`);
+    try {
+      splitWords(p.command);
+    } catch (err) {
+      fail(atLine(["servers", name, "command"]), `${(err as Error).message}`);
+    }
+    if (!p.command.includes("{port}")) fail(atLine(["servers", name, "command"]), "mergeval chooses a free port for each server: the command must pass {port} (e.g. --port {port})");
+    for (const [variable, value] of Object.entries(p.env)) {
+      const bad = unknownPlaceholders(value);
+      if (bad.length) fail(atLine(["servers", name, "env", variable]), `unknown placeholder {${bad[0]}}; ${known}`);
+    }
+    profiles.set(name, {
+      name, command: p.command, ready: p.ready, startupTimeoutS: p.startup_timeout_s, stopTimeoutS: p.stop_timeout_s,
+      parallel: p.parallel, gpusPerServer: p.gpus_per_server, env: p.env,
+    });
+  }
+  return profiles;
+}
+
+function servedBackend(serve: ServeSpec, recipeText?: string): ServedBackend {
+  return { kind: "served", serve, fingerprint: servedFingerprint(serve.model, serve.path, recipeText) };
 }
 
 /**
@@ -180,8 +264,9 @@ function withPlaceholderKeys(text: string): NodeJS.ProcessEnv {
 
 type EndpointEntry = { endpoint: string[]; model: string; api_key_env?: string | undefined };
 
+/** A folder run locally or an endpoint (a model served by a `servers:` profile is made in loadExperiment). */
 function modelSource(m: ModelEntry | EndpointEntry, env: NodeJS.ProcessEnv | undefined): Pick<ExperimentModel, "source" | "backend"> {
-  if ("path" in m) return m.serve ? { ...modelSource(m.serve, env), source: m.path } : { source: m.path, backend: { kind: "onnx", dir: resolve(m.path) } };
+  if ("path" in m) return m.serve && typeof m.serve !== "string" ? { ...modelSource(m.serve, env), source: m.path } : { source: m.path, backend: { kind: "onnx", dir: resolve(m.path) } };
   return {
     source: `${m.endpoint.join(" ")} ${m.model}`,
     backend: { kind: "openai", baseUrls: m.endpoint, model: m.model, ...(m.api_key_env ? { apiKeyEnv: m.api_key_env } : {}), ...(env ? { env } : {}) },
@@ -208,7 +293,8 @@ function resolveModelRefs(value: unknown, models: Record<string, ModelEntry>, wh
   return value;
 }
 
-async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string, env: NodeJS.ProcessEnv | undefined): Promise<Judge> {
+/** The judge, and the options it was made with (a served judge is made again with its server's address). */
+async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string, env: NodeJS.ProcessEnv | undefined): Promise<{ judge: Judge; options: JudgeOptions }> {
   if (!judgeNames().includes(entry.name)) fail(`${where}.name`, `"${entry.name}" is not a judge; one of ${judgeNames().join(", ")}`);
   const template = entry.template ? await readFile(entry.template, "utf8").catch(() => fail(`${where}.template`, `cannot read ${entry.template}`)) : undefined;
   const options: JudgeOptions = {
@@ -223,5 +309,5 @@ async function judgeFrom(entry: JudgeEntry, kind: Judge["kind"], where: string, 
     fail(where, (err as Error).message.replace("--endpoint URL --model NAME", "endpoint and model"));
   }
   if (judge.kind !== kind) fail(`${where}.name`, `${entry.name} is a ${judge.kind} judge, not a ${kind} judge`);
-  return judge;
+  return { judge, options };
 }

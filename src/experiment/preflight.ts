@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sample } from "../datasets/index.ts";
 import { generationsFile, type GenerationRecord } from "../generate/index.ts";
+import { servedDone } from "../serve/generate.ts";
+import { gpusOf, showCommand, commandWords } from "../serve/profile.ts";
 import { decodingFor } from "./decoding.ts";
 import { estimateTokens, judgeCallTokens } from "./budget.ts";
 import type { Checks } from "./checks.ts";
@@ -47,8 +49,13 @@ export async function preflight(experiment: Experiment, samples?: ExperimentSamp
   const toGenerate = new Map<string, number>();
   for (const model of experiment.models) {
     const remerged = merges.find((m) => m.name === model.name && !m.upToDate);
-    const have = remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding, spec.generation.system);
-    const paid = model.backend.kind === "openai";
+    const { backend } = model;
+    // A served model's cache keys are known without its server: counted exactly, so no server starts for nothing.
+    const have =
+      backend.kind === "served"
+        ? idsOf(await servedDone(experiment.runDir, model.name, backend.fingerprint, [...samples.redteam, ...samples.general], decodingFor(spec.generation), spec.generation.system))
+        : remerged ? new Set<string>() : await doneSamples(generationsFile(experiment.runDir, model.name), decoding, spec.generation.system);
+    const paid = backend.kind === "openai" || backend.kind === "served";
     const add = (s: Sample) => {
       const r = row(s.language);
       r.generations++;
@@ -76,6 +83,10 @@ export async function preflight(experiment: Experiment, samples?: ExperimentSamp
     { language: "all", generations: 0, toGenerate: 0, judgeCalls: 0, tokens: 0 },
   );
   return { merges, rows, total, toGenerate };
+}
+
+function idsOf(samples: Iterable<Sample>): Set<string> {
+  return new Set([...samples].map((s) => `${s.dataset}\u0000${s.language}\u0000${s.id}`));
 }
 
 /** Samples done with the same decoding and system message (an approximation of the run's cache key, which needs the model loaded). */
@@ -110,6 +121,16 @@ export function renderPreflight(experiment: Experiment, p: Preflight, checks?: C
   ];
   if (budget?.judge_calls !== undefined && p.total.judgeCalls > budget.judge_calls) lines.push(`note: this exceeds budget.judge_calls (${budget.judge_calls}); the run would stop there.`);
   if (budget?.tokens !== undefined && p.total.tokens > budget.tokens) lines.push(`note: this exceeds budget.tokens (${budget.tokens}); the run would stop there.`);
+  if (checks?.servers.length) {
+    lines.push("", "servers mergeval would start, in this order (each on a free port, stopped when its work is done):");
+    for (const { spec, stage, usedBy } of checks.servers) {
+      const { profile } = spec;
+      const gpu = profile.parallel > 1 ? "{gpu}" : gpusOf(profile, 0);
+      const command = showCommand(commandWords(profile, { path: spec.path, port: "{port}", model: spec.model, gpu }));
+      const where = profile.gpusPerServer ? `, gpu ${gpu === "{gpu}" ? `one of ${profile.parallel} slots` : gpu}` : "";
+      lines.push(`  ${stage} ${usedBy} (${profile.name}${profile.parallel > 1 ? `, ${profile.parallel} at a time` : ""}${where}): ${command}`);
+    }
+  }
   if (checks) {
     lines.push("", checks.problems.length ? `checks: ${checks.problems.length} problem(s) would stop the run before any work:` : "checks: datasets, model folders, merge recipes and endpoints are ready");
     lines.push(...checks.problems.map((x) => `problem: ${x}`), ...checks.warnings.map((x) => `warning: ${x}`), ...checks.notes.map((x) => `note: ${x}`));

@@ -29,8 +29,11 @@ const modelCommon = {
   paper_row: z.string().optional(),
 };
 
-/** Where a model is served for generation (e.g. vLLM): instead of running its folder locally through ONNX. */
-const serve = z.object(endpointFields).strict();
+/**
+ * Where a model is served for generation instead of running its folder locally through ONNX: the name of a
+ * `servers:` profile (mergeval starts the server on the folder, generates, stops it), or an endpoint already running.
+ */
+const serve = z.union([z.string().min(1), z.object(endpointFields).strict()]);
 
 /** Weights in a folder (safetensors or ONNX): generated locally, or by the server named in `serve`. */
 const localModel = z.object({ path: z.string().min(1), serve: serve.optional(), ...modelCommon }).strict();
@@ -45,7 +48,7 @@ export const mergeSchema = z
     sweep: z.record(z.string().regex(/^[A-Za-z_]\w*$/, "sweep variables are identifiers"), z.array(z.number()).min(1)).optional(),
     /** Random merges (DARE, DELLA): one merge per seed, named <name>-s<seed>; the report shows the spread. */
     seeds: z.array(z.number().int().nonnegative()).min(2).optional(),
-    /** Where the merged model is served for generation (e.g. vLLM started on RUN/merges/<name>); default: local ONNX. */
+    /** Where every merge of the entry is served for generation (a `servers:` profile started on RUN/merges/<name>, or an endpoint); default: local ONNX. */
     serve: serve.optional(),
     paper_row: z.string().optional(),
   })
@@ -57,6 +60,9 @@ const judgeSchema = z
     endpoint: urls.optional(),
     model: z.string().min(1).optional(),
     api_key_env: z.string().optional(),
+    /** A judge model mergeval serves itself: its folder and the `servers:` profile (started after generation, stopped after judging). */
+    path: z.string().min(1).optional(),
+    serve: z.string().min(1).optional(),
     /** A prompt template file replacing the judge's default. */
     template: z.string().optional(),
     /** llm-pairwise: one seeded order per prompt instead of both. */
@@ -64,7 +70,27 @@ const judgeSchema = z
     concurrency: z.number().int().positive().optional(),
   })
   .strict()
-  .refine((j) => (j.endpoint === undefined) === (j.model === undefined), { message: "give both endpoint and model, or neither" });
+  .refine((j) => j.serve !== undefined || (j.endpoint === undefined) === (j.model === undefined), { message: "give both endpoint and model, or neither" })
+  .refine((j) => j.serve === undefined || (j.path !== undefined && j.endpoint === undefined), { message: "a served judge takes path: (its folder) and serve: (a servers: profile), not endpoint:" })
+  .refine((j) => j.path === undefined || j.serve !== undefined, { message: "path: is for a judge mergeval serves: add serve: naming a servers: profile" });
+
+/** How to start an inference server for one model; `serve: <name>` on a model, merge or judge uses it. */
+const serverProfileSchema = z
+  .object({
+    /** The command, split into words as a shell does and run without one: {path} {port} {model} {gpu} are filled in. */
+    command: z.string().min(1),
+    /** Polled until it answers 2xx and, when it answers a model list, lists {model}. */
+    ready: z.string().regex(/^\//, "a path on the server, e.g. /v1/models or /health").default("/v1/models"),
+    startup_timeout_s: z.number().positive().default(900),
+    /** Between SIGTERM and SIGKILL when a server is stopped. */
+    stop_timeout_s: z.number().nonnegative().default(30),
+    /** Servers of this profile at once (each on its own GPUs): N models generate side by side. */
+    parallel: z.number().int().positive().default(1),
+    /** GPUs per server ({gpu} and CUDA_VISIBLE_DEVICES, e.g. "2,3"); 0 sets neither. */
+    gpus_per_server: z.number().int().nonnegative().default(1),
+    env: z.record(z.string().regex(/^[A-Za-z_]\w*$/, "environment variable names use letters, digits and '_'"), z.union([z.string(), z.number()]).transform(String)).default({}),
+  })
+  .strict();
 
 function panel<T extends z.ZodType>(judge: T) {
   return z.union([judge, z.array(judge).min(1)]).transform((j): z.infer<T>[] => (Array.isArray(j) ? j : [j]));
@@ -84,6 +110,8 @@ export const experimentSchema = z
     strict: z.boolean().optional(),
     /** Prompts per language, for quick runs (the first N of each language, in file order). */
     limit: z.number().int().positive().optional(),
+    /** Server profiles mergeval starts and stops itself (vLLM, llama.cpp's llama-server, TGI…). */
+    servers: z.record(name, serverProfileSchema).default({}),
     models: z.record(name, modelSchema),
     merges: z.record(name, mergeSchema).default({}),
     generation: z
@@ -117,3 +145,4 @@ export type ExperimentFile = z.infer<typeof experimentSchema>;
 export type ModelEntry = z.infer<typeof modelSchema>;
 export type MergeEntry = z.infer<typeof mergeSchema>;
 export type JudgeEntry = z.infer<typeof judgeSchema>;
+export type ServerProfileEntry = z.infer<typeof serverProfileSchema>;
