@@ -141,7 +141,7 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
           roles: ["merge"],
           ...(entry.paper_row ? { paperRow: entry.paper_row } : {}),
           ...(typeof entry.serve === "string"
-            ? { source: outDir, backend: servedBackend({ id: name, profile: profileFor(entry.serve, ["merges", entryName, "serve"]), path: outDir, model: name }, recipeText) }
+            ? { source: outDir, backend: servedBackend({ id: name, profile: profileFor(entry.serve, ["merges", entryName, "serve"]), path: outDir, model: name }, `seed ${seed ?? spec.seed}\n${stringifyYaml(resolved)}`) }
             : entry.serve ? modelSource(entry.serve, env) : { source: outDir, backend: { kind: "onnx", dir: outDir } }),
           merge: { recipeText, method, outDir, ...(point.point ? { point: point.point } : {}), ...(seed !== undefined ? { seed, seedGroup: point.name } : {}) },
         });
@@ -230,8 +230,9 @@ function serverProfiles(entries: Record<string, ServerProfileEntry>, atLine: (pa
   return profiles;
 }
 
-function servedBackend(serve: ServeSpec, recipeText?: string): ServedBackend {
-  return { kind: "served", serve, fingerprint: servedFingerprint(serve.model, serve.path, recipeText) };
+/** `recipe`: what a merge is made from (recipe and seed; not the experiment file's name, which its copy names too). */
+function servedBackend(serve: ServeSpec, recipe?: string): ServedBackend {
+  return { kind: "served", serve, fingerprint: servedFingerprint(serve.model, serve.path, recipe) };
 }
 
 /**

@@ -13,8 +13,8 @@ import type { DecodingParams } from "../generate/types.ts";
  * gets a new port every run: this one names the model, its folder and (for merges) the recipe it was merged from,
  * so a rerun reuses its generations and a changed recipe makes new ones. Server flags are not part of it.
  */
-export function servedFingerprint(model: string, path: string, recipeText: string | undefined): string {
-  return createHash("sha256").update(`served\u0000${model}\u0000${path}\u0000${recipeText ?? ""}`).digest("hex");
+export function servedFingerprint(model: string, path: string, recipe: string | undefined): string {
+  return createHash("sha256").update(`served\u0000${model}\u0000${path}\u0000${recipe ?? ""}`).digest("hex");
 }
 
 /** Which samples the run folder already holds for a served model (exactly the runner's cache keys: nothing to render). */

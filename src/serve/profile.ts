@@ -97,7 +97,7 @@ export function serverEnv(profile: ServerProfile, values: PlaceholderValues): Re
 
 /** A command as a user would type it: words with spaces or quotes are quoted. */
 export function showCommand(words: readonly string[]): string {
-  return words.map((w) => (w === "" || /[\s'"\\$`!*?;&|<>()]/.test(w) ? `'${w.replace(/'/g, `'\\''`)}'` : w)).join(" ");
+  return words.map((w) => (w === "" || /[\s'"\\$`!*?;&|<>()[\]]/.test(w) ? `'${w.replace(/'/g, `'\\''`)}'` : w)).join(" ");
 }
 
 /** The OpenAI-compatible base URL of a server mergeval started on `port`. */

@@ -109,7 +109,7 @@ export class ServerProcess {
     const url = new URL(profile.ready, `http://127.0.0.1:${this.port}`);
     const deadline = this.startedAt + profile.startupTimeoutS * 1000;
     let why = "no answer yet";
-    for (let wait = 100; ; wait = Math.min(1000, wait * 2)) {
+    for (;;) {
       signal?.throwIfAborted();
       if (this.exit) throw await this.failure(`${this.ending} before it was ready`);
       if (Date.now() >= deadline) {
@@ -125,6 +125,8 @@ export class ServerProcess {
         const { code, name } = err as { code?: string; name?: string };
         why = name === "TimeoutError" ? "no answer" : (code ?? (err as Error).message);
       }
+      // Every 0.1 s at first (a small server is up in a second), every second after ~9 s (vLLM takes minutes).
+      const wait = Math.min(1000, 100 + (Date.now() - this.startedAt) / 10);
       await Promise.race([sleepUnlessAborted(Math.min(wait, Math.max(0, deadline - Date.now())), signal), this.exited]);
     }
   }
