@@ -7,6 +7,7 @@ import { parseChatTemplateSetting } from "./chat-templates.ts";
 import { getMethod } from "./methods/registry.ts";
 import { formatModelPath } from "./model-ref.ts";
 import { checkParameterNames } from "./recipe-parameters.ts";
+import { tokenizerSettings } from "./tokenizer/settings.ts";
 
 /**
  * The mergekit YAML schema (mergekit/config.py, MergeConfiguration), read as-is: the subset mergeval runs;
@@ -70,6 +71,25 @@ const modelRef = z.preprocess((value, ctx) => {
 }, z.string().min(1));
 
 const modelEntry = z.object({ model: modelRef, parameters: parameters.optional() }).strict();
+
+/**
+ * The `tokenizer:` block (mergekit/tokenizer/config.py, TokenizerConfig): the output vocabulary's `source`
+ * (default union), per-token embedding `tokens` (`source`: a model, `{kind: model_token, model, token |
+ * token_id}` or `{kind: zero}`; `force`), and `pad_to_multiple_of`. Checked further by tokenizerSettings.
+ */
+const tokenEmbeddingSource = z.union([
+  z.object({ kind: z.literal("model_token"), model: modelRef, token_id: z.number().int().nonnegative().nullish(), token: z.string().nullish() }).strict(),
+  z.object({ kind: z.literal("zero") }).strict(),
+  modelRef,
+]);
+const tokenizerBlock = z
+  .object({
+    source: modelRef.optional(),
+    tokens: z.record(z.string().min(1), z.object({ source: tokenEmbeddingSource.nullish(), force: z.boolean().optional() }).strict()).nullish(),
+    pad_to_multiple_of: z.number().int().nonnegative().nullish(),
+  })
+  .strict();
+
 const source = z.object({ model: modelRef, layer_range: layerRange.optional(), parameters: parameters.optional() }).strict();
 const slice = z
   .object({
@@ -90,8 +110,8 @@ export const mergeConfigSchema = z
     parameters: parameters.optional(),
     dtype: z.string().optional(),
     out_dtype: z.string().optional(),
-    tokenizer_source: z.string().optional(),
-    tokenizer: z.unknown().optional(),
+    tokenizer_source: modelRef.optional(),
+    tokenizer: tokenizerBlock.optional(),
     chat_template: z.string().optional(),
     modules: z.unknown().optional(),
     name: z.string().optional(),
@@ -131,10 +151,7 @@ export function parseMergeConfig(text: string, file: string): MergeConfig {
   const unsupported = (what: string) => new InputError(`${file}: ${what}`);
   if (Boolean(config.models) === Boolean(config.slices)) throw unsupported("give exactly one of `models` or `slices`");
   if (config.modules !== undefined) throw unsupported("`modules` (multi-module VLM merges) is not supported yet");
-  if (config.tokenizer !== undefined) throw unsupported("`tokenizer` (vocabulary union/permutation) is not supported yet; use tokenizer_source: base");
-  if (config.tokenizer_source !== undefined && config.tokenizer_source !== "base") {
-    throw unsupported(`tokenizer_source: ${config.tokenizer_source} is not supported yet; only "base" is`);
-  }
+  tokenizerSettings(config, lineOf, file);
   if (config.chat_template !== undefined) {
     const line = lineOf(["chat_template"]);
     parseChatTemplateSetting(config.chat_template, `${file}${line ? `:${line}` : ""}`);

@@ -5,6 +5,7 @@ import { InputError } from "../errors.ts";
 import { isRunning } from "../util/process.ts";
 import type { MergePlan } from "./plan.ts";
 import { TORCH_DTYPE_NAME } from "./safetensors/dtype.ts";
+import { writeTokenizerFiles } from "./tokenizer/write.ts";
 
 /** Files copied from the base when `tokenizer_source` is base (or unset), as mergekit's --copy-tokenizer does. */
 export const TOKENIZER_FILES = [
@@ -84,14 +85,21 @@ export async function writeModelFolderFiles(plan: MergePlan, dir: string, config
     const config = { ...donor.config };
     if (plan.configDtype) config.torch_dtype = TORCH_DTYPE_NAME[plan.configDtype];
     if (plan.layerCount) config[plan.layerCount.key] = plan.layerCount.value;
+    if (plan.tokenizer) config.vocab_size = plan.tokenizer.rows; // mergekit's _update_config_vocab
     await writeFile(join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   }
   const template = plan.chatTemplate?.template;
-  for (const name of TOKENIZER_FILES) {
-    if (template !== undefined && CHAT_TEMPLATE_CARRIERS.includes(name)) continue;
-    if (existsSync(join(donor.dir, name))) await copyFile(join(donor.dir, name), join(dir, name));
+  if (plan.tokenizer) {
+    // A merged vocabulary: the tokenizer files are written from it; generation_config.json is still the donor's.
+    await writeTokenizerFiles(plan.tokenizer, dir, template);
+    if (existsSync(join(donor.dir, "generation_config.json"))) await copyFile(join(donor.dir, "generation_config.json"), join(dir, "generation_config.json"));
+  } else {
+    for (const name of TOKENIZER_FILES) {
+      if (template !== undefined && CHAT_TEMPLATE_CARRIERS.includes(name)) continue;
+      if (existsSync(join(donor.dir, name))) await copyFile(join(donor.dir, name), join(dir, name));
+    }
+    if (template !== undefined) await writeChatTemplate(join(donor.dir, "tokenizer_config.json"), dir, template);
   }
-  if (template !== undefined) await writeChatTemplate(join(donor.dir, "tokenizer_config.json"), dir, template);
   await writeFile(join(dir, "mergekit_config.yml"), configText);
   await writeFile(join(dir, "README.md"), modelCard(plan, configText, title));
 }

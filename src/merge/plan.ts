@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.ts";
-import { yamlKeyLines } from "../util/yaml-config.ts";
+import { yamlKeyLines, type ConfigPath } from "../util/yaml-config.ts";
 import { isEmbedding, isPreWeight, layerCountFromConfig, layerTensorName, LAYOUT, parseLayerName, type LayerName } from "./architecture.ts";
 import { parseChatTemplateSetting, resolveChatTemplate, templateParseProblem, type ResolvedChatTemplate } from "./chat-templates.ts";
 import { legacyKeyWarnings, type LoadedConfig, type Parameters } from "./config.ts";
@@ -14,6 +14,9 @@ import { recipeWarnings } from "./recipe-parameters.ts";
 import { Checkpoint } from "./safetensors/checkpoint.ts";
 import { isFloatDtype, parseConfigDtype, type FloatDtype } from "./safetensors/dtype.ts";
 import type { TensorEntry } from "./safetensors/header.ts";
+import { planTokenizer, type TokenizerPlan } from "./tokenizer/build.ts";
+import { remapEmbeddings, type EmbeddingInput } from "./tokenizer/embed.ts";
+import { tokenizerSettings } from "./tokenizer/settings.ts";
 
 /**
  * Turns a merge config into a list of per-tensor tasks before any tensor data is read, so every input error
@@ -63,6 +66,8 @@ export interface MergePlan {
   layerCount: { key: string; value: number } | undefined;
   /** The recipe's chat_template, resolved: written to tokenizer_config.json and chat_template.jinja. */
   chatTemplate?: ResolvedChatTemplate;
+  /** `tokenizer_source` / `tokenizer:`: the output vocabulary; embeddings are re-mapped to it as they are read. */
+  tokenizer?: TokenizerPlan;
   warnings: string[];
   /** What the dry run should show beyond parameters: LoRA adapters applied, the chat template written. */
   notes: string[];
@@ -108,18 +113,26 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
     throw new InputError(`${file}: merge_method ${method.name} needs a base_model`);
   }
   const donor = model(baseRef ?? slices[0]!.sources[0]!.ref);
+  const lineOf = yamlKeyLines(loaded.text);
+  const tokenizer = planVocabulary(loaded, lineOf, [...models.values()], donor, cwd);
   const tensorWarnings: string[] = [];
+  const remap = tokenizer && embeddingRemapper(tokenizer, loadDtype, file, tensorWarnings);
   const tasks: TensorTask[] = [];
   for (const output of outputTensors(slices, donor, [...models.values()])) {
-    const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, tensorWarnings);
+    const task = planTensor(output, method, loaded, model, outDtype ?? loadDtype, tensorWarnings, remap);
     if (task) tasks.push(task);
   }
   if (tasks.length === 0) throw new InputError(`${file}: the merge produces no tensors`);
-  const lineOf = yamlKeyLines(loaded.text);
   const names = { outputs: tasks.map((t) => t.name), inputsOf: (ref: string) => [...model(ref).checkpoint.tensors.keys()] };
   const chat = await planChatTemplate(loaded, lineOf, [...models.values()], donor);
-  const warnings = [...legacyKeyWarnings(config, lineOf, file), ...recipeWarnings(config, method, lineOf, file, names), ...chat.warnings, ...tensorWarnings];
-  const notes = [...[...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : [])), ...chat.notes];
+  const warnings = [
+    ...legacyKeyWarnings(config, lineOf, file),
+    ...recipeWarnings(config, method, lineOf, file, names),
+    ...chat.warnings,
+    ...(tokenizer?.warnings ?? []),
+    ...tensorWarnings,
+  ];
+  const notes = [...[...models.values()].flatMap((m) => (m.adapter ? [describeAdapter(m.adapter, m.ref, m.dir)] : [])), ...chat.notes, ...(tokenizer?.notes ?? [])];
   const donorLayers = donor.config ? layerCountFromConfig(donor.config) : undefined;
   const totalLayers = slices.reduce((n, s) => n + s.sources[0]!.range[1] - s.sources[0]!.range[0], 0);
   return {
@@ -132,6 +145,7 @@ export async function buildMergePlan(loaded: LoadedConfig, cwd: string): Promise
     configDtype: outDtype ?? loadDtype,
     layerCount: donorLayers ? { key: donorLayers.key, value: totalLayers } : undefined,
     ...(chat.resolved ? { chatTemplate: chat.resolved } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
     warnings,
     notes,
   };
@@ -162,6 +176,34 @@ async function planChatTemplate(
   const problem = templateParseProblem(resolved.template);
   const warnings = problem ? [`${where}: the template does not parse in @huggingface/jinja, which mergeval's generate stage renders with (${problem}); written anyway, as mergekit would`] : [];
   return { resolved, warnings, notes: [`chat_template: ${resolved.origin}, written to tokenizer_config.json and chat_template.jinja (the donor's own template files are not copied)`] };
+}
+
+/**
+ * `tokenizer_source` / `tokenizer:` (mergekit's BuildTokenizer): the output vocabulary, built from the models'
+ * tokenizer.json before any tensor is planned. The tokenizer base is the base model, else the first named.
+ */
+function planVocabulary(
+  { config, file }: LoadedConfig,
+  lineOf: (path: ConfigPath) => number | undefined,
+  models: ModelInput[],
+  donor: ModelInput,
+  cwd: string,
+): TokenizerPlan | undefined {
+  const settings = tokenizerSettings(config, lineOf, file);
+  return settings && planTokenizer(settings, models, donor, cwd);
+}
+
+/** Re-maps a tensor's embedding inputs (embed_tokens, lm_head) to the output vocabulary (tokenizer/embed.ts). */
+type EmbeddingRemapper = (tensor: string, inputs: EmbeddingInput[], baseRef: string | undefined) => Map<string, TensorEntry>;
+
+function embeddingRemapper(tokenizer: TokenizerPlan, loadDtype: FloatDtype | undefined, file: string, warnings: string[]): EmbeddingRemapper {
+  const warned = new Set<string>();
+  const warn = (token: string) => {
+    if (warned.has(token)) return;
+    warned.add(token);
+    warnings.push(`${tokenizer.settings.where}: token ${JSON.stringify(token)} not found in any model: its embedding rows are zeros (as mergekit)`);
+  };
+  return (tensor, inputs, baseRef) => remapEmbeddings(tokenizer, tensor, inputs, baseRef, loadDtype, `${file}: ${tensor}`, warn);
 }
 
 function allRefs({ config }: LoadedConfig): string[] {
@@ -295,14 +337,26 @@ function planTensor(
   model: (ref: string) => ModelInput,
   dtypeOverride: FloatDtype | undefined,
   warnings: string[],
+  remap?: EmbeddingRemapper,
 ): TensorTask | undefined {
   const { name, slice, t } = output;
   const tied = LAYOUT.tiedTo[name];
   if (tied && !slice.sources.some((s) => model(s.ref).checkpoint.get(output.inputName(s)))) return undefined; // no input has its own head
-  const lookup = (source: NormalizedSource): TensorEntry | undefined => {
+  const stored = (source: NormalizedSource): TensorEntry | undefined => {
     const checkpoint = model(source.ref).checkpoint;
     return checkpoint.get(output.inputName(source)) ?? tied?.map((n) => checkpoint.get(n)).find((e) => e !== undefined);
   };
+  // With a tokenizer merge, every model's embedding matrix is read re-mapped to the output vocabulary.
+  let remapped: Map<string, TensorEntry> | undefined;
+  if (remap && isEmbedding(name)) {
+    const inputs = new Map<string, TensorEntry>();
+    for (const source of slice.sources) {
+      const entry = stored(source);
+      if (entry && !inputs.has(source.ref)) inputs.set(source.ref, entry);
+    }
+    remapped = remap(name, [...inputs].map(([ref, entry]) => ({ ref, entry })), slice.baseRef);
+  }
+  const lookup = (source: NormalizedSource): TensorEntry | undefined => remapped?.get(source.ref) ?? stored(source);
   const missing = (source: NormalizedSource) =>
     `tensor "${output.inputName(source)}" required but not present in model "${source.ref}" (${model(source.ref).dir})`;
 

@@ -72,7 +72,8 @@ describe("config parsing", () => {
   });
   it("rejects both or neither of models/slices, and unsupported tokenizer modes", () => {
     expect(() => parseMergeConfig("merge_method: linear\n", "r.yml")).toThrow(/exactly one of `models` or `slices`/);
-    expect(() => parseMergeConfig("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\n", "r.yml")).toThrow(/union/);
+    const both = "merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\ntokenizer: {source: base}\n";
+    expect(() => parseMergeConfig(both, "r.yml")).toThrow(/Cannot specify both tokenizer_source and tokenizer/);
   });
   it("reads mergekit's TIES example as-is", () => {
     const text = `models:

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { InputError } from "../../errors.ts";
 import { applyLoraPatch, loraPatchOf } from "../lora-apply.ts";
+import { readRemapped, vocabRemapOf } from "../tokenizer/remap-read.ts";
 import type { TensorEntry } from "./header.ts";
 
 /** Reads more than this in several calls: one read(2) is capped near 2 GiB. */
@@ -13,6 +14,9 @@ export class TensorReader {
   /** Reads the raw bytes of `entry` into `target` (exactly entry.byteLength bytes long). */
   async readInto(entry: TensorEntry, target: Uint8Array): Promise<void> {
     if (target.byteLength !== entry.byteLength) throw new Error(`readInto: buffer of ${target.byteLength} bytes for ${entry.byteLength}`);
+    // An embedding re-mapped to a merged vocabulary (tokenizer_source / tokenizer:): gathered from its model's rows.
+    const remap = vocabRemapOf(entry);
+    if (remap) return readRemapped(entry, remap, target, this);
     const handle = await this.handle(entry.file);
     let done = 0;
     while (done < entry.byteLength) {
