@@ -125,8 +125,9 @@ export async function runExperiment(experiment: Experiment, hooks: RunHooks): Pr
         const { judge, server, failure } = await judgeFor(member, experiment, generations, judgeServers, hooks);
         if (hooks.signal?.aborted) return { status: "interrupted" };
         if (failure) failures.push(failure);
-        // With its server down, only cached verdicts count: the rest stay undone (incomplete), for a rerun.
-        const usable = () => !hooks.signal?.aborted && !failure && server?.ending === undefined;
+        // A served judge without its server running (down, or not started: nothing to judge) gives only cached
+        // verdicts: the rest stay undone (incomplete), for a rerun.
+        const usable = () => !hooks.signal?.aborted && !failure && (member.served === undefined || hooks.reportOnly === true || (server !== undefined && server.ending === undefined));
         const costOf = (shown: readonly string[], calls: number) => (hooks.reportOnly ? { tokens: 1 } : judgeCost(calls, shown));
         const summary = await runJudge({
           runDir,
@@ -311,7 +312,7 @@ class JudgeServers {
   }
 }
 
-/** The judge to run: a served judge with verdicts to make gets its server (started, or kept from the judge before). */
+/** The judge to run: a served judge with verdicts to make gets its server (started, or kept from the judge before it). */
 async function judgeFor(
   member: PanelMember,
   experiment: Experiment,
@@ -320,8 +321,11 @@ async function judgeFor(
   hooks: RunHooks,
 ): Promise<{ judge: PanelMember["judge"]; server?: ServerProcess; failure?: string }> {
   const { served, judge, label } = member;
-  if (!served || hooks.reportOnly) return { judge };
-  if ((await pendingJudgments(experiment.runDir, judge, experiment.base, generations)) === 0) return { judge };
+  // A judge that needs no server: the one before it, if served, is done.
+  if (!served || hooks.reportOnly || (await pendingJudgments(experiment.runDir, judge, experiment.base, generations)) === 0) {
+    await servers.close();
+    return { judge };
+  }
   const opened = await servers.open(served.serve);
   if ("error" in opened) return { judge, failure: `judge ${label}: ${opened.error.message}` };
   return { judge: served.connect(opened.server.baseUrl), server: opened.server };
@@ -333,7 +337,10 @@ async function generateFor(
   experiment: Experiment,
   budget: Budget,
   hooks: RunHooks,
-  /** Served models: the running server (or none: only cached completions are taken) and what stops the sending. */
+  /**
+   * Served models: the running server's URL (none: only cached completions are taken), what stops the sending,
+   * and `noServer` when its server failed (that failure is the model's, said by the caller).
+   */
   served: { baseUrl?: string; signal?: AbortSignal; noServer?: boolean } = {},
 ): Promise<Generated> {
   const { generation } = experiment.spec;
@@ -354,7 +361,8 @@ async function generateFor(
     // Local models cost nothing; endpoint tokens count against the budget (prompt estimate + the completion cap).
     ...(hooks.reportOnly ? { admit: () => budget.admit({ tokens: 1 }) } : {}),
     ...(paid && !hooks.reportOnly ? { admit: (_: Sample, messages: { content: string }[]) => budget.admit({ tokens: estimateTokens(messages.map((m) => m.content).join("\n")) + generation.max_tokens }) } : {}),
-    ...(served.noServer || (backend.kind === "served" && !served.baseUrl && !hooks.reportOnly) ? { admit: () => false } : {}),
+    // A served model without its server takes what is cached and asks for nothing.
+    ...(backend.kind === "served" && !served.baseUrl && !hooks.reportOnly ? { admit: () => false } : {}),
     onWarning: hooks.warn,
     onRecord: (record: GenerationRecord) => {
       if (record.status === "done") records.push(record);

@@ -270,6 +270,7 @@ models:
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     expect(at(/^server judge-guard: starting/)).toBeGreaterThan(at(/^server m: stopped/));
     expect(at(/^judge llm-harm:guard: 4 judged/)).toBeLessThan(at(/^server judge-guard: stopped/));
+    expect(at(/^server judge-guard: stopped/)).toBeLessThan(at(/^judge chrf/));
     const r = await report(dir);
     expect(r.models.m!.overall.harmful_rate).toBe(0);
     const again = await cli(["run", "experiment.yml", "--out", "run", "-q"], dir);
