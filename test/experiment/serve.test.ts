@@ -192,6 +192,32 @@ models:
   }, 60_000);
 });
 
+describe("checks before any work", () => {
+  it("a profile whose program is not installed stops the run before any work, naming the key; servers are not probed", async () => {
+    const dir = await study(
+      "not-installed",
+      `${header("not-installed")}servers:
+  vllm: { command: "vllm-not-installed-here serve {path} --port {port}" }
+  stub: { command: "${STUB} --port {port} --model {model}" }
+models:
+  base: { path: w/base, role: base, serve: stub }
+  m: { path: w/m, role: expert, serve: vllm }
+`,
+      ["w/base", "w/m"],
+    );
+    const problem = `experiment.yml: servers.vllm.command: "vllm-not-installed-here" is not found on PATH (is it installed in this environment?)`;
+    const dry = await cli(["run", "experiment.yml", "--out", "run", "--dry-run"], dir);
+    expect(dry.code).toBe(2);
+    expect(dry.stdout).toContain(`problem: ${problem}`);
+    // The stub profile's server is not running, and that is no problem: it is checked when it starts.
+    expect(dry.stdout.split("\n").filter((l) => l.startsWith("problem: "))).toHaveLength(1);
+    const run = await cli(["run", "experiment.yml", "--out", "run", "-q"], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`cannot start, nothing was run:\n  - ${problem}`);
+    expect(existsSync(join(dir, "run", "servers"))).toBe(false);
+  }, 60_000);
+});
+
 describe("mergeval stopped from outside", () => {
   const slowStudy = (name: string) =>
     study(
@@ -220,11 +246,11 @@ models:
     return { child, server: record.server, exited };
   }
 
-  it("Ctrl-C during a served generation stops the server (checked by its recorded pid) and exits 130", async () => {
-    const dir = await slowStudy("interrupted");
+  it.each(["SIGINT", "SIGTERM"] as const)("%s (Ctrl-C or kill) during a served generation stops the server (checked by its recorded pid) and exits 130", async (signal) => {
+    const dir = await slowStudy(`interrupted-${signal}`);
     const { child, server, exited } = await runUntilGenerating(dir);
     expect(isAlive(server)).toBe(true);
-    child.kill("SIGINT");
+    child.kill(signal);
     expect(await exited).toBe(130);
     expect(isAlive(server)).toBe(false);
     expect(groupAlive(server.pid)).toBe(false);
