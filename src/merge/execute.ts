@@ -1,5 +1,6 @@
-import { InProcessRunner, WorkerPool, type JobRunner } from "./job-runners.ts";
-import { jobBytes, toJob, type MergeJob } from "./job.ts";
+import { Arena, alignUp } from "./kernels/arena.ts";
+import { InProcessRunner, WorkerPool, type PieceRunner } from "./job-runners.ts";
+import { pieceRanges, pieceSlotBytes, toJob, type MergeJob, type Piece } from "./job.ts";
 import type { MergePlan } from "./plan.ts";
 import type { ShardWriter } from "./safetensors/writer.ts";
 
@@ -10,59 +11,111 @@ export interface ExecuteOptions {
   threads: number;
   /** Merges smaller than this (output bytes) stay on this thread: starting workers would cost more. */
   parallelMinBytes: number;
-  /** Jobs may overlap while their float32 inputs fit in this many bytes, or in the largest single job's. */
+  /**
+   * Working memory for pieces in flight, at least: the largest single piece (a whole tensor's float32 inputs, for
+   * methods that need whole tensors) is always allowed, so this only lets smaller pieces overlap more.
+   */
   overlapBytes: number;
+  /** Output entries per chunk for element-wise methods (default CHUNK_ELEMENTS, or $MERGEVAL_CHUNK_ELEMENTS). */
+  chunkElements?: number;
   onTensor?: (job: MergeJob) => void;
 }
 
 /**
- * Streams the plan: jobs run a few at a time (reads, math) and their outputs are written strictly in plan
- * order. Jobs in flight never hold more float32 bytes than the largest single job needs (or `overlapBytes`),
- * so overlapping work never raises the peak memory above what merging that one tensor takes.
+ * Output entries per chunk: 256K (1 MiB of float32 per input) keeps a chunk's inputs and output in the
+ * core's cache between the read, the merge and the encode, while reads stay large (measured: npm run bench).
+ */
+export const CHUNK_ELEMENTS = 256 * 1024;
+
+function chunkElementsDefault(): number {
+  const fromEnv = Number(process.env.MERGEVAL_CHUNK_ELEMENTS);
+  return Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : CHUNK_ELEMENTS;
+}
+
+interface PlannedPiece {
+  job: MergeJob;
+  whole: boolean;
+  start: number;
+  count: number;
+  slotBytes: number[];
+  bytes: number;
+  /** The job's last piece: the tensor is complete once it is written. */
+  last: boolean;
+}
+
+/**
+ * Streams the plan as pieces: a chunk of a tensor for element-wise methods (linear, task arithmetic…), the whole
+ * tensor for the others. Pieces run a few at a time (reads, math, encode) in one reused working memory, and
+ * their outputs are written strictly in plan order; a piece's memory is reused once it is written. The memory
+ * is the larger of the largest single piece and `overlapBytes`, so overlapping work never raises the peak
+ * above what merging the largest tensor alone takes.
  */
 export async function executePlan(plan: MergePlan, writer: ShardWriter, options: ExecuteOptions): Promise<void> {
-  const jobs = plan.tasks.map((task, i) => toJob(plan, task, i, options.seed, options.allowNonfinite));
-  const budget = jobs.reduce((max, job) => Math.max(max, jobBytes(job)), options.overlapBytes);
+  const chunkElements = options.chunkElements ?? chunkElementsDefault();
+  const pieces: PlannedPiece[] = [];
+  plan.tasks.forEach((task, i) => {
+    const job = toJob(plan, task, i, options.seed, options.allowNonfinite);
+    const ranges = pieceRanges(job, chunkElements);
+    ranges.forEach(({ whole, start, count }, r) => {
+      const slotBytes = pieceSlotBytes(job, whole, start, count);
+      pieces.push({ job, whole, start, count, slotBytes, bytes: slotBytes.reduce((a, b) => a + b, 0), last: r === ranges.length - 1 });
+    });
+  });
+  const largest = pieces.reduce((max, p) => Math.max(max, p.bytes), 0);
+  const total = pieces.reduce((sum, p) => sum + p.bytes, 0);
+  const memoryBytes = alignUp(Math.max(largest, Math.min(options.overlapBytes, total), 1));
   const outputBytes = writer.shards.reduce((sum, s) => sum + s.bytes, 0);
-  const runner: JobRunner =
-    options.threads > 1 && outputBytes >= options.parallelMinBytes ? new WorkerPool(options.threads) : new InProcessRunner();
-  const inFlight = new Map<number, Promise<void>>();
-  const done = new Map<number, Uint8Array>();
+  const runner: PieceRunner =
+    options.threads > 1 && outputBytes >= options.parallelMinBytes ? new WorkerPool(options.threads, memoryBytes) : new InProcessRunner(memoryBytes);
+  const arena = new Arena(runner.memory);
+
+  interface Launched {
+    planned: PlannedPiece;
+    offset: number;
+    result: Promise<Uint8Array>;
+  }
+  const launched: Launched[] = []; // launched and not yet written, oldest first
+  let running = 0;
   let failure: unknown;
-  let heldBytes = 0;
-  let next = 0;
-  let written = 0;
+
+  const writeOldest = async (): Promise<void> => {
+    const oldest = launched[0]!;
+    const bytes = await oldest.result;
+    await writer.writePart(oldest.planned.job.name, bytes);
+    arena.free(oldest.offset);
+    launched.shift();
+    if (oldest.planned.last) options.onTensor?.(oldest.planned.job);
+  };
+
   try {
-    while (written < jobs.length) {
-      while (
-        failure === undefined &&
-        next < jobs.length &&
-        inFlight.size < runner.concurrency &&
-        (heldBytes === 0 || heldBytes + jobBytes(jobs[next]!) <= budget)
-      ) {
-        const job = jobs[next++]!;
-        heldBytes += jobBytes(job);
-        const running = runner.run(job).then(
-          (bytes) => void done.set(job.index, bytes),
-          (err: unknown) => void (failure ??= err),
-        );
-        inFlight.set(job.index, running.finally(() => inFlight.delete(job.index)));
+    for (const planned of pieces) {
+      let offset: number | undefined;
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        if (running < runner.concurrency && (offset = arena.alloc(planned.bytes)) !== undefined) break;
+        await writeOldest();
       }
-      if (failure !== undefined) throw failure;
-      const ready = done.get(written);
-      if (!ready) {
-        await Promise.race(inFlight.values());
-        continue;
+      const slots: number[] = [];
+      let at = offset;
+      for (const b of planned.slotBytes) {
+        slots.push(at);
+        at += b;
       }
-      done.delete(written);
-      const job = jobs[written]!;
-      await writer.write(job.name, ready);
-      heldBytes -= jobBytes(job);
-      written++;
-      options.onTensor?.(job);
+      const piece: Piece = { job: planned.job, whole: planned.whole, start: planned.start, count: planned.count, offset, slots };
+      const entry: Launched = { planned, offset, result: runner.run(piece) };
+      running++;
+      entry.result.then(
+        () => void running--,
+        (err: unknown) => {
+          running--;
+          failure ??= err;
+        },
+      );
+      launched.push(entry);
     }
+    while (launched.length > 0) await writeOldest();
   } finally {
-    await Promise.allSettled(inFlight.values());
+    await Promise.allSettled(launched.map((l) => l.result));
     await runner.close();
   }
 }

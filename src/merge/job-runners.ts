@@ -1,25 +1,32 @@
 import { Worker } from "node:worker_threads";
 import { InputError } from "../errors.ts";
-import { runJob, type MergeJob } from "./job.ts";
+import { runPiece, type Piece } from "./job.ts";
 import { TensorReader } from "./safetensors/tensor-reader.ts";
 
-/** Runs merge jobs, up to `concurrency` at a time. */
-export interface JobRunner {
+/** Runs pieces of merge work in `memory`, up to `concurrency` at a time. */
+export interface PieceRunner {
   concurrency: number;
-  run(job: MergeJob): Promise<Uint8Array>;
+  /** The working memory pieces' slots point into. */
+  memory: ArrayBuffer | SharedArrayBuffer;
+  run(piece: Piece): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
 /**
- * Runs jobs on this thread. Two at a time still pays: one job's reads proceed in libuv's thread pool while
- * the other's math runs.
+ * Runs pieces on this thread. Several at a time still pays: their reads proceed in libuv's thread pool while
+ * another piece's math runs.
  */
-export class InProcessRunner implements JobRunner {
-  readonly concurrency = 2;
+export class InProcessRunner implements PieceRunner {
+  readonly concurrency = 4;
+  readonly memory: ArrayBuffer;
   private readonly reader = new TensorReader();
 
-  run(job: MergeJob): Promise<Uint8Array> {
-    return runJob(job, this.reader);
+  constructor(bytes: number) {
+    this.memory = new ArrayBuffer(bytes);
+  }
+
+  run(piece: Piece): Promise<Uint8Array> {
+    return runPiece(piece, this.memory, this.reader);
   }
 
   close(): Promise<void> {
@@ -28,33 +35,53 @@ export class InProcessRunner implements JobRunner {
 }
 
 export interface WorkerReply {
-  index: number;
-  buffer?: ArrayBuffer;
+  id: number;
+  /** The result in the shared memory… */
   byteOffset?: number;
   byteLength?: number;
+  /** …or in a buffer of its own (a method that returned a new array), transferred. */
+  buffer?: ArrayBuffer;
   error?: { message: string; input: boolean };
 }
 
-/** Runs jobs on worker threads, one job per worker at a time; outputs come back as transferred buffers. */
-export class WorkerPool implements JobRunner {
+export interface WorkerRequest {
+  id: number;
+  piece: Piece;
+}
+
+/**
+ * Runs pieces on worker threads, one piece per worker at a time. The working memory is shared: workers read
+ * and merge in place, and the main thread writes the result from the same memory.
+ */
+export class WorkerPool implements PieceRunner {
+  readonly memory: SharedArrayBuffer;
   private readonly idle: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void; worker: Worker }>();
+  private nextId = 0;
 
-  constructor(readonly concurrency: number) {
+  constructor(
+    readonly concurrency: number,
+    bytes: number,
+  ) {
+    this.memory = new SharedArrayBuffer(bytes);
     for (let i = 0; i < concurrency; i++) {
-      const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url));
+      const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url), {
+        workerData: { memory: this.memory },
+      });
       worker.on("message", (reply: WorkerReply) => this.settle(worker, reply));
       worker.on("error", (err) => this.failAll(worker, err));
       this.idle.push(worker);
     }
   }
 
-  run(job: MergeJob): Promise<Uint8Array> {
+  run(piece: Piece): Promise<Uint8Array> {
     const worker = this.idle.pop();
-    if (!worker) return Promise.reject(new Error("worker pool: more jobs than workers"));
+    if (!worker) return Promise.reject(new Error("worker pool: more pieces than workers"));
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(job.index, { resolve, reject, worker });
-      worker.postMessage(job);
+      this.pending.set(id, { resolve, reject, worker });
+      const request: WorkerRequest = { id, piece };
+      worker.postMessage(request);
     });
   }
 
@@ -64,18 +91,19 @@ export class WorkerPool implements JobRunner {
   }
 
   private settle(worker: Worker, reply: WorkerReply): void {
-    const job = this.pending.get(reply.index);
+    const job = this.pending.get(reply.id);
     if (!job) return;
-    this.pending.delete(reply.index);
+    this.pending.delete(reply.id);
     this.idle.push(worker);
     if (reply.error) job.reject(reply.error.input ? new InputError(reply.error.message) : new Error(reply.error.message));
-    else job.resolve(new Uint8Array(reply.buffer!, reply.byteOffset, reply.byteLength));
+    else if (reply.buffer) job.resolve(new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength));
+    else job.resolve(new Uint8Array(this.memory, reply.byteOffset, reply.byteLength));
   }
 
   private failAll(worker: Worker, err: Error): void {
-    for (const [index, job] of this.pending) {
+    for (const [id, job] of this.pending) {
       if (job.worker !== worker) continue;
-      this.pending.delete(index);
+      this.pending.delete(id);
       job.reject(err);
     }
   }

@@ -134,6 +134,19 @@ describe("golden output digests (every byte as before the streaming rewrite)", (
     if (!UPDATE) expect(digest, `${id}: output bytes changed`).toBe(committed[id]);
   });
 
+  // Element-wise methods stream their tensors in chunks: cut them small (and, with crops, in whole rows).
+  const chunked = all.filter((c) => /\/(linear|task_arithmetic|passthrough|nearswap|ram)(-|$)/.test(c.id)).map((c) => c.id);
+  it.each(chunked)("%s in chunks of 1000 entries", async (id) => {
+    const c = all.find((x) => x.id === id)!;
+    process.env.MERGEVAL_CHUNK_ELEMENTS = "1000";
+    try {
+      expect(await mergeDigest(c)).toBe(UPDATE ? computed[id] : committed[id]);
+      expect(await mergeDigest(c, { threads: 2, parallelMinBytes: 0, overlapBytes: 0 })).toBe(UPDATE ? computed[id] : committed[id]);
+    } finally {
+      delete process.env.MERGEVAL_CHUNK_ELEMENTS;
+    }
+  });
+
   const threaded = ["family/linear", "family/ties", "family/dare_ties-3", "family/della", "family/linear-lora", "f32/linear", "f16/ties", "f32/ties-crop", "family/slerp"];
   it.each(threaded)("%s with two worker threads", async (id) => {
     const c = all.find((x) => x.id === id)!;

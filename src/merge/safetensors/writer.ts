@@ -67,6 +67,8 @@ export class ShardWriter {
   private tensorIndex = 0;
   private handle: FileHandle | undefined;
   private position = 0;
+  /** Bytes of the current tensor written so far by writePart. */
+  private partial = 0;
 
   constructor(
     private readonly dir: string,
@@ -74,18 +76,33 @@ export class ShardWriter {
   ) {}
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
+    if (this.partial > 0) throw new Error(`writer: ${name} written whole while a tensor is written in parts`);
+    await this.writePart(name, bytes);
+    if (this.partial > 0) throw new Error(`writer: ${name} got ${bytes.byteLength} bytes, fewer than planned`);
+  }
+
+  /**
+   * Writes the next `bytes` of tensor `name`, which the plan must have next; the tensor is complete once its
+   * parts add up to its planned size. Parts of one tensor arrive in order, and no other tensor starts before.
+   */
+  async writePart(name: string, bytes: Uint8Array): Promise<void> {
     let shard = this.shards[this.shardIndex];
     if (!shard || this.tensorIndex >= shard.tensors.length) {
       await this.nextShard();
       shard = this.shards[this.shardIndex]!;
     }
     const planned = shard.tensors[this.tensorIndex]!;
-    if (planned.name !== name || tensorBytes(planned) !== bytes.byteLength) {
-      throw new Error(`writer: expected ${planned.name} (${tensorBytes(planned)} bytes), got ${name} (${bytes.byteLength} bytes)`);
+    const size = tensorBytes(planned);
+    if (planned.name !== name || this.partial + bytes.byteLength > size) {
+      throw new Error(`writer: expected ${planned.name} (${size - this.partial} more bytes), got ${name} (${bytes.byteLength} bytes)`);
     }
     await writeAll(this.handle!, bytes, this.position);
     this.position += bytes.byteLength;
-    this.tensorIndex++;
+    this.partial += bytes.byteLength;
+    if (this.partial === size) {
+      this.partial = 0;
+      this.tensorIndex++;
+    }
   }
 
   /** Closes the last shard and writes the index when there is more than one shard. */
