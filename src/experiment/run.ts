@@ -273,7 +273,7 @@ async function generateOnServer(model: ExperimentModel, slot: number, samples: S
 async function startServer(spec: ServeSpec, slot: number, runDir: string, hooks: RunHooks): Promise<{ server: ServerProcess } | { error: Error }> {
   let server: ServerProcess | undefined;
   try {
-    server = await ServerProcess.start(spec, { runDir, slot, log: hooks.log, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+    server = await ServerProcess.start(spec, { runDir, slot, log: hooks.log });
     const since = Date.now();
     await server.ready(hooks.signal);
     hooks.log(`server ${spec.id}: ready after ${((Date.now() - since) / 1000).toFixed(1)} s`);

@@ -17,7 +17,6 @@ export interface StartOptions {
   /** Which of the profile's `parallel` slots it takes: its {gpu}. */
   slot: number;
   log: (line: string) => void;
-  signal?: AbortSignal;
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -151,7 +150,7 @@ export class ServerProcess {
     return this.stopping;
   }
 
-  /** While stop() has not been called. */
+  /** Once stop() has been called (an exit after that is no failure). */
   get stopRequested(): boolean {
     return this.stopping !== undefined;
   }
