@@ -8,7 +8,6 @@ import { runMerge } from "../merge/index.ts";
 import { InputError } from "../errors.ts";
 import { sortByKey } from "../util/order.ts";
 import { buildReport, writeReport, type Report } from "../report/index.ts";
-import { generateServed } from "../serve/generate.ts";
 import { runPool } from "../serve/pool.ts";
 import type { ServeSpec } from "../serve/profile.ts";
 import { cleanStaleServers } from "../serve/registry.ts";
@@ -371,7 +370,12 @@ async function generateFor(
   };
   const result =
     backend.kind === "served"
-      ? await generateServed({ ...options, baseUrl: served.baseUrl, servedModel: backend.serve.model, fingerprint: backend.fingerprint })
+      ? await generate({
+          ...options,
+          // Never asked when no server runs: admit refuses every request before the runner probes the endpoint.
+          backend: { kind: "openai", baseUrls: [served.baseUrl ?? "http://127.0.0.1:9/v1"], model: backend.serve.model },
+          fingerprint: backend.fingerprint,
+        })
       : await generate({ ...options, backend });
   hooks.onStepEnd?.();
   // Without its server, a served model only takes what is cached: the rest is its server's failure, said apart.

@@ -26,6 +26,11 @@ export interface GenerateOptions {
   onRecord?: (record: GenerationRecord, cached: boolean) => void;
   /** Not fatal: e.g. a member of an endpoint fleet that is down (left out). */
   onWarning?: (message: string) => void;
+  /**
+   * The model's identity in cache keys, in place of the backend's own: a server mergeval starts has a new port
+   * every run, so its endpoint fingerprint would never match (src/serve names the model, folder and recipe).
+   */
+  fingerprint?: string;
 }
 
 export function generationsFile(runDir: string, model: string): string {
@@ -35,7 +40,9 @@ export function generationsFile(runDir: string, model: string): string {
 /** Generates completions for every sample not already in the run folder, appending records as they finish. */
 export async function generate(options: GenerateOptions): Promise<RunSummary & { file: string }> {
   const file = generationsFile(options.runDir, options.model);
-  const backend = await createBackend(options.backend.kind === "onnx" && options.onWarning ? { ...options.backend, onWarning: options.onWarning } : options.backend);
+  const created = await createBackend(options.backend.kind === "onnx" && options.onWarning ? { ...options.backend, onWarning: options.onWarning } : options.backend);
+  const { fingerprint } = options;
+  const backend = fingerprint === undefined ? created : { ...created, fingerprint: async () => fingerprint };
   try {
     const opened = await RecordStore.open<GenerationRecord>(file);
     try {

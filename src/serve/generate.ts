@@ -1,11 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Sample } from "../datasets/types.ts";
-import { createOpenAIBackend } from "../generate/backends/openai.ts";
-import { generationsFile, type GenerateOptions } from "../generate/index.ts";
-import { DEFAULT_RETRY } from "../generate/retry.ts";
-import { generationKey, messagesFor, runGeneration, type GenerationRecord, type RunSummary } from "../generate/runner.ts";
-import { RecordStore } from "../generate/store.ts";
+import { generationsFile } from "../generate/index.ts";
+import { generationKey, messagesFor, type GenerationRecord } from "../generate/runner.ts";
 import type { DecodingParams } from "../generate/types.ts";
 
 /**
@@ -30,46 +27,4 @@ export async function servedDone(runDir: string, model: string, fingerprint: str
     }
   }
   return new Set(samples.filter((s) => keys.has(generationKey(fingerprint, messagesFor(s, system), decoding))));
-}
-
-export interface ServedGenerateOptions extends Omit<GenerateOptions, "backend"> {
-  /** The started server's base URL; undefined when no server runs (every request must then be refused by `admit`). */
-  baseUrl: string | undefined;
-  /** The name the server serves the model under. */
-  servedModel: string;
-  fingerprint: string;
-}
-
-/**
- * `generate` (src/generate) on a server mergeval started: the same store, runner and defaults, with the served
- * model's stable fingerprint in place of the endpoint's.
- */
-export async function generateServed(options: ServedGenerateOptions): Promise<RunSummary & { file: string }> {
-  // Never asked when no server runs: admit refuses every request before the runner probes the endpoint.
-  const openai = createOpenAIBackend({ baseUrls: [options.baseUrl ?? "http://127.0.0.1:9/v1"], model: options.servedModel });
-  const backend = { ...openai, fingerprint: async () => options.fingerprint };
-  const file = generationsFile(options.runDir, options.model);
-  const opened = await RecordStore.open<GenerationRecord>(file);
-  try {
-    options.onStart?.({ total: options.samples.length, cached: opened.done.size, file, repairedBytes: opened.repairedBytes });
-    const summary = await runGeneration({
-      model: options.model,
-      backend,
-      samples: options.samples,
-      decoding: options.decoding,
-      store: opened.store,
-      done: opened.done,
-      concurrency: options.concurrency ?? 16,
-      timeoutMs: options.timeoutMs ?? 120_000,
-      retry: options.retry ?? DEFAULT_RETRY,
-      system: options.system,
-      signal: options.signal,
-      admit: options.admit,
-      onRecord: options.onRecord,
-      onWarning: options.onWarning,
-    });
-    return { ...summary, file };
-  } finally {
-    await opened.store.close();
-  }
 }

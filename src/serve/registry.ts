@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -36,23 +35,6 @@ export function pidFile(runDir: string, id: string): string {
 
 export function logFile(runDir: string, id: string): string {
   return join(serversDir(runDir), `${fileStem(id)}.log`);
-}
-
-/** A child's identity as the run-folder locks record processes: its pid, start time and boot. */
-export function identityOf(pid: number): ProcessIdentity {
-  const { boot } = ownIdentity();
-  return { pid, ...(startTime(pid) !== undefined ? { start: startTime(pid)! } : {}), ...(boot ? { boot } : {}) };
-}
-
-/** Field 22 of /proc/<pid>/stat (as util/process.ts reads it); undefined without /proc. */
-function startTime(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const start = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[19]);
-    return Number.isInteger(start) ? start : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function writePidRecord(runDir: string, record: PidRecord): Promise<void> {

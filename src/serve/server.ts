@@ -3,9 +3,9 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { getUrl } from "../util/http-client.ts";
-import { ownIdentity } from "../util/process.ts";
 import { baseUrlOf, commandWords, gpusOf, lastLines, readiness, serverEnv, showCommand, type ServeSpec } from "./profile.ts";
-import { identityOf, logFile, removePidRecord, serversDir, signalGroup, stopGroup, writePidRecord } from "./registry.ts";
+import { identityOf, ownIdentity } from "../util/process.ts";
+import { logFile, removePidRecord, serversDir, signalGroup, stopGroup, writePidRecord } from "./registry.ts";
 
 /** A server that could not be used: the message names the model, how it ended and the last lines of its log. */
 export class ServerError extends Error {

@@ -13,7 +13,12 @@ export interface ProcessIdentity {
 
 /** This process, as a lock should record it. */
 export function ownIdentity(): ProcessIdentity {
-  return { pid: process.pid, start: procStat(process.pid)?.start, boot: bootId() };
+  return identityOf(process.pid);
+}
+
+/** Any process (e.g. a server this run started), as a lock records it. */
+export function identityOf(pid: number): ProcessIdentity {
+  return { pid, start: procStat(pid)?.start, boot: bootId() };
 }
 
 /** True while the process `holder` describes still runs: not a zombie, not a later process with its pid, not from before a reboot. */

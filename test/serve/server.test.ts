@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerProfile } from "../../src/serve/profile.ts";
-import { cleanStaleServers, identityOf, logFile, pidFile, writePidRecord } from "../../src/serve/registry.ts";
+import { cleanStaleServers, logFile, pidFile, writePidRecord } from "../../src/serve/registry.ts";
 import { ServerError, ServerProcess } from "../../src/serve/server.ts";
-import { isAlive } from "../../src/util/process.ts";
+import { identityOf, isAlive } from "../../src/util/process.ts";
 import { groupAlive, killLeftovers, STUB } from "./stub-processes.ts";
 
 let runDir: string;
