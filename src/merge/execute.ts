@@ -67,7 +67,7 @@ export async function executePlan(plan: MergePlan, writer: ShardWriter, options:
   const outputBytes = writer.shards.reduce((sum, s) => sum + s.bytes, 0);
   const runner: PieceRunner =
     options.threads > 1 && outputBytes >= options.parallelMinBytes ? new WorkerPool(options.threads, memoryBytes) : new InProcessRunner(memoryBytes);
-  const arena = new Arena(runner.memory);
+  const arena = new Arena(runner.memory, runner.ringStart, runner.ringBytes);
 
   interface Launched {
     planned: PlannedPiece;

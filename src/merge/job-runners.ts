@@ -1,13 +1,16 @@
 import { Worker } from "node:worker_threads";
 import { InputError } from "../errors.ts";
 import { runPiece, type Piece } from "./job.ts";
+import { createWorkingMemory, installKernels, SCRATCH_BYTES, type WasmMemory } from "./kernels/runtime.ts";
 import { TensorReader } from "./safetensors/tensor-reader.ts";
 
 /** Runs pieces of merge work in `memory`, up to `concurrency` at a time. */
 export interface PieceRunner {
   concurrency: number;
-  /** The working memory pieces' slots point into. */
+  /** The working memory pieces' slots point into; pieces take bytes [ringStart, ringStart + ringBytes). */
   memory: ArrayBuffer | SharedArrayBuffer;
+  ringStart: number;
+  ringBytes: number;
   run(piece: Piece): Promise<Uint8Array>;
   close(): Promise<void>;
 }
@@ -18,11 +21,15 @@ export interface PieceRunner {
  */
 export class InProcessRunner implements PieceRunner {
   readonly concurrency = 4;
-  readonly memory: ArrayBuffer;
+  readonly memory: ArrayBuffer | SharedArrayBuffer;
+  readonly ringStart: number;
   private readonly reader = new TensorReader();
 
-  constructor(bytes: number) {
-    this.memory = new ArrayBuffer(bytes);
+  constructor(readonly ringBytes: number) {
+    const wasm = createWorkingMemory(ringBytes, 1);
+    if (wasm) installKernels(wasm, 0);
+    this.memory = wasm ? wasm.buffer : new ArrayBuffer(ringBytes);
+    this.ringStart = wasm ? SCRATCH_BYTES : 0;
   }
 
   run(piece: Piece): Promise<Uint8Array> {
@@ -44,6 +51,9 @@ export interface WorkerReply {
   error?: { message: string; input: boolean };
 }
 
+/** A worker's working memory: the WebAssembly memory and its scratch area, or a plain shared buffer. */
+export type WorkerSetup = { wasm: WasmMemory; area: number } | { memory: SharedArrayBuffer };
+
 export interface WorkerRequest {
   id: number;
   piece: Piece;
@@ -55,19 +65,21 @@ export interface WorkerRequest {
  */
 export class WorkerPool implements PieceRunner {
   readonly memory: SharedArrayBuffer;
+  readonly ringStart: number;
   private readonly idle: Worker[] = [];
   private readonly pending = new Map<number, { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void; worker: Worker }>();
   private nextId = 0;
 
   constructor(
     readonly concurrency: number,
-    bytes: number,
+    readonly ringBytes: number,
   ) {
-    this.memory = new SharedArrayBuffer(bytes);
+    const wasm = createWorkingMemory(ringBytes, concurrency);
+    this.memory = wasm ? wasm.buffer : new SharedArrayBuffer(ringBytes);
+    this.ringStart = wasm ? concurrency * SCRATCH_BYTES : 0;
     for (let i = 0; i < concurrency; i++) {
-      const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url), {
-        workerData: { memory: this.memory },
-      });
+      const data: WorkerSetup = wasm ? { wasm, area: i } : { memory: this.memory };
+      const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url), { workerData: data });
       worker.on("message", (reply: WorkerReply) => this.settle(worker, reply));
       worker.on("error", (err) => this.failAll(worker, err));
       this.idle.push(worker);

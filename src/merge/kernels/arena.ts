@@ -19,10 +19,13 @@ export class Arena {
   private readonly ends: number[] = [];
   private first = 0;
 
-  constructor(readonly buffer: ArrayBuffer | SharedArrayBuffer) {}
-
-  get bytes(): number {
-    return this.buffer.byteLength;
+  /** The ring is bytes [start, start + bytes) of `buffer`; offsets handed out are offsets into `buffer`. */
+  constructor(
+    readonly buffer: ArrayBuffer | SharedArrayBuffer,
+    private readonly start: number,
+    readonly bytes: number,
+  ) {
+    if (start % ARENA_ALIGN || start + bytes > buffer.byteLength) throw new Error(`arena: [${start}, ${start + bytes}) in ${buffer.byteLength} bytes`);
   }
 
   get live(): number {
@@ -31,6 +34,16 @@ export class Arena {
 
   /** A byte offset for `bytes` bytes (rounded up to the alignment), or undefined while it does not fit. */
   alloc(bytes: number): number | undefined {
+    const at = this.allocRelative(bytes);
+    return at === undefined ? undefined : this.start + at;
+  }
+
+  /** Releases the oldest allocation, which must start at `offset`. */
+  free(offset: number): void {
+    this.freeRelative(offset - this.start);
+  }
+
+  private allocRelative(bytes: number): number | undefined {
     const size = alignUp(Math.max(bytes, 1));
     if (size > this.bytes) throw new Error(`arena: ${size} bytes requested from ${this.bytes}`);
     let at: number | undefined;
@@ -51,8 +64,7 @@ export class Arena {
     return at;
   }
 
-  /** Releases the oldest allocation, which must start at `offset`. */
-  free(offset: number): void {
+  private freeRelative(offset: number): void {
     if (this.live === 0 || this.offsets[this.first] !== offset) throw new Error(`arena: ${offset} is not the oldest allocation`);
     this.first++;
     if (this.first > 1024) {

@@ -1,4 +1,5 @@
 /** Safetensors dtypes: byte sizes for header validation, and float32 conversion for the ones we merge. */
+import { kernelsOf } from "../kernels/runtime.ts";
 
 export const DTYPE_BYTES: Readonly<Record<string, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1,
@@ -89,16 +90,24 @@ export function floatBitsToBf16(bits: number): number {
 export function widenInPlace(f32: Float32Array, srcByte: number, count: number, dtype: "F16" | "BF16"): boolean {
   const src = new Uint16Array(f32.buffer, f32.byteOffset + srcByte, count);
   let nonFinite = 0;
+  // In the working memory, SIMD kernels take whole vectors of 8 (same bits); the rest continues below.
+  const kernels = kernelsOf(f32);
+  let start = 0;
+  if (kernels) {
+    start = count & ~7;
+    const widen = dtype === "BF16" ? kernels.exports.widenBf16 : kernels.exports.widenF16;
+    nonFinite = widen(f32.byteOffset, f32.byteOffset + srcByte, start);
+  }
   if (dtype === "BF16") {
     const dst = new Int32Array(f32.buffer, f32.byteOffset, count);
-    for (let i = 0; i < count; i++) {
+    for (let i = start; i < count; i++) {
       const h = src[i]!;
       nonFinite |= ((h & 0x7f80) + 0x80) >> 15; // 1 exactly when the exponent bits are all ones
       dst[i] = h << 16;
     }
   } else {
     const table = halfToFloatTable();
-    for (let i = 0; i < count; i++) {
+    for (let i = start; i < count; i++) {
       const h = src[i]!;
       nonFinite |= ((h & 0x7c00) + 0x400) >> 15;
       f32[i] = table[h]!;
@@ -111,7 +120,13 @@ export function widenInPlace(f32: Float32Array, srcByte: number, count: number, 
 export function hasNonFinite(values: Float32Array): boolean {
   const bits = new Int32Array(values.buffer, values.byteOffset, values.length);
   let nonFinite = 0;
-  for (let i = 0; i < bits.length; i++) nonFinite |= ((bits[i]! >>> 23) & 0xff) + 1;
+  const kernels = kernelsOf(values);
+  let start = 0;
+  if (kernels) {
+    start = bits.length & ~15;
+    if (kernels.exports.nonFiniteF32(values.byteOffset, start)) return true;
+  }
+  for (let i = start; i < bits.length; i++) nonFinite |= ((bits[i]! >>> 23) & 0xff) + 1;
   return (nonFinite & 0x100) !== 0;
 }
 
@@ -123,13 +138,15 @@ export function encodeInPlace(values: Float32Array, dtype: FloatDtype): Uint8Arr
   const n = values.length;
   if (dtype === "F32") return new Uint8Array(values.buffer, values.byteOffset, n * 4);
   const dst = new Uint16Array(values.buffer, values.byteOffset, n);
-  if (dtype === "BF16") {
-    const bits = new Int32Array(values.buffer, values.byteOffset, n);
-    for (let i = 0; i < n; i++) dst[i] = floatBitsToBf16(bits[i]!);
-  } else {
-    const bits = new Int32Array(values.buffer, values.byteOffset, n);
-    for (let i = 0; i < n; i++) dst[i] = floatBitsToHalf(bits[i]!);
+  const kernels = kernelsOf(values);
+  let start = 0;
+  if (kernels) {
+    start = n & ~7;
+    (dtype === "BF16" ? kernels.exports.encodeBf16 : kernels.exports.encodeF16)(values.byteOffset, start);
   }
+  const bits = new Int32Array(values.buffer, values.byteOffset, n);
+  if (dtype === "BF16") for (let i = start; i < n; i++) dst[i] = floatBitsToBf16(bits[i]!);
+  else for (let i = start; i < n; i++) dst[i] = floatBitsToHalf(bits[i]!);
   return new Uint8Array(values.buffer, values.byteOffset, n * 2);
 }
 

@@ -1,0 +1,144 @@
+/**
+ * A minimal WebAssembly assembler for the merge kernels: the instructions they use, written as TypeScript that
+ * emits bytes, so there is no toolchain at build time. (src/train/wasm has its own for the training kernels.)
+ */
+export type Code = number[];
+
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+
+export function uleb(value: number): Code {
+  const out: Code = [];
+  let n = value >>> 0;
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+export function sleb(value: number): Code {
+  const out: Code = [];
+  let n = value | 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(byte & 0x40)) || (n === -1 && byte & 0x40)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
+
+const simd = (opcode: number): Code => [0xfd, ...uleb(opcode)];
+const memarg = (align: number, offset: number): Code => [align, ...uleb(offset)];
+const i32x4Bytes = (value: number): Code => [...new Uint8Array(Int32Array.from([value, value, value, value]).buffer)];
+const i16x8Bytes = (value: number): Code => [...new Uint8Array(Int16Array.from(new Array<number>(8).fill(value)).buffer)];
+
+/** Instructions, as byte sequences. Memory offsets are in bytes. */
+export const op = {
+  get: (local: number): Code => [0x20, ...uleb(local)],
+  set: (local: number): Code => [0x21, ...uleb(local)],
+  tee: (local: number): Code => [0x22, ...uleb(local)],
+  i32: (value: number): Code => [0x41, ...sleb(value)],
+  eqz: [0x45],
+  eq: [0x46],
+  ne: [0x47],
+  ltS: [0x48],
+  ltU: [0x49],
+  gtS: [0x4a],
+  gtU: [0x4b],
+  geS: [0x4e],
+  geU: [0x4f],
+  add: [0x6a],
+  sub: [0x6b],
+  and: [0x71],
+  or: [0x72],
+  shl: [0x74],
+  shrS: [0x75],
+  shrU: [0x76],
+  select: [0x1b],
+  load: (offset = 0): Code => [0x28, ...memarg(2, offset)],
+  load16U: (offset = 0): Code => [0x2f, ...memarg(1, offset)],
+  store: (offset = 0): Code => [0x36, ...memarg(2, offset)],
+  store16: (offset = 0): Code => [0x3b, ...memarg(1, offset)],
+  f32Reinterpret: [0xbe],
+  f32Add: [0x92],
+  i32Reinterpret: [0xbc],
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
+  end: [0x0b],
+  br: (depth: number): Code => [0x0c, ...uleb(depth)],
+  brIf: (depth: number): Code => [0x0d, ...uleb(depth)],
+  return: [0x0f],
+
+  vLoad: (offset = 0): Code => [...simd(0x00), ...memarg(4, offset)],
+  vStore: (offset = 0): Code => [...simd(0x0b), ...memarg(4, offset)],
+  /** Four int32 lanes of `value`. */
+  vI32: (value: number): Code => [...simd(0x0c), ...i32x4Bytes(value)],
+  /** Eight int16 lanes of `value`. */
+  vI16: (value: number): Code => [...simd(0x0c), ...i16x8Bytes(value)],
+  i32x4Splat: simd(0x11),
+  f32x4Splat: simd(0x13),
+  i16x8Eq: simd(0x2d),
+  i32x4Eq: simd(0x37),
+  i32x4LtS: simd(0x39),
+  i32x4GtS: simd(0x3b),
+  vNot: simd(0x4d),
+  vAnd: simd(0x4e),
+  vAndNot: simd(0x4f),
+  vOr: simd(0x50),
+  /** bitselect(a, b, mask) = a where mask bits are set, else b. */
+  vBitselect: simd(0x52),
+  vAnyTrue: simd(0x53),
+  i16x8NarrowI32x4U: simd(0x86),
+  i32x4ExtendLowI16x8U: simd(0xa9),
+  i32x4ExtendHighI16x8U: simd(0xaa),
+  i32x4Shl: simd(0xab),
+  i32x4ShrU: simd(0xad),
+  i32x4Add: simd(0xae),
+  i32x4Sub: simd(0xb1),
+  f32x4Add: simd(0xe4),
+  f32x4Mul: simd(0xe6),
+};
+
+/** `while (!exitCondition) body`: the condition code leaves an i32, non-zero to leave the loop. */
+export function whileNot(exitCondition: Code, body: Code): Code {
+  return [...op.block, ...op.loop, ...exitCondition, ...op.brIf(1), ...body, ...op.br(0), ...op.end, ...op.end];
+}
+
+export const increment = (local: number, by: number): Code => [...op.get(local), ...op.i32(by), ...op.add, ...op.set(local)];
+
+export interface WasmFunction {
+  name: string;
+  /** Number of i32 parameters (locals 0 … params − 1). */
+  params: number;
+  /** Returns one i32. */
+  returns: boolean;
+  /** Extra locals after the parameters: i32s first, then v128s. */
+  i32Locals: number;
+  v128Locals: number;
+  body: Code;
+}
+
+const vector = (items: Code[]): Code => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body];
+const name = (text: string): Code => vector([...text].map((c) => [c.charCodeAt(0)]));
+
+/** A module importing one shared memory as env.memory (up to 4 GiB) and exporting `functions`. */
+export function assembleModule(functions: readonly WasmFunction[]): Uint8Array {
+  const types = section(1, vector(functions.map((f) => [0x60, ...vector(new Array<Code>(f.params).fill([I32])), ...vector(f.returns ? [[I32]] : [])])));
+  const SHARED_WITH_MAX = 0x03;
+  const imports = section(2, vector([[...name("env"), ...name("memory"), 0x02, SHARED_WITH_MAX, 1, ...uleb(65536)]]));
+  const declarations = section(3, vector(functions.map((_, i) => uleb(i))));
+  const exports = section(7, vector(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])));
+  const bodies = functions.map((f) => {
+    const locals = [...(f.i32Locals ? [[...uleb(f.i32Locals), I32]] : []), ...(f.v128Locals ? [[...uleb(f.v128Locals), V128]] : [])];
+    const body = [...vector(locals), ...f.body, ...op.end];
+    return [...uleb(body.length), ...body];
+  });
+  const code = section(10, vector(bodies));
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...types, ...imports, ...declarations, ...exports, ...code]);
+}
