@@ -65,26 +65,21 @@ export async function executePlan(plan: MergePlan, writer: ShardWriter, options:
   const total = pieces.reduce((sum, p) => sum + p.bytes, 0);
   const memoryBytes = alignUp(Math.max(largest, Math.min(options.overlapBytes, total), 1));
   const outputBytes = writer.shards.reduce((sum, s) => sum + s.bytes, 0);
-  const runner: PieceRunner =
-    options.threads > 1 && outputBytes >= options.parallelMinBytes ? new WorkerPool(options.threads, memoryBytes) : new InProcessRunner(memoryBytes);
+  const workers = options.threads > 1 && outputBytes >= options.parallelMinBytes ? options.threads : 0;
+  const runner: PieceRunner = workers > 0 ? new WorkerPool(workers, memoryBytes) : new InProcessRunner(memoryBytes);
   const arena = new Arena(runner.memory, runner.ringStart, runner.ringBytes);
 
-  interface Launched {
-    planned: PlannedPiece;
-    offset: number;
-    result: Promise<Uint8Array>;
-  }
-  const launched: Launched[] = []; // launched and not yet written, oldest first
+  // Launched pieces run (read, merge, encode) up to the runner's concurrency, in the memory the ring grants;
+  // a chain writes their results in plan order and releases their memory, waking the launcher each time.
+  const inFlight: Promise<Uint8Array>[] = [];
+  let writes: Promise<void> = Promise.resolve();
   let running = 0;
   let failure: unknown;
-
-  const writeOldest = async (): Promise<void> => {
-    const oldest = launched[0]!;
-    const bytes = await oldest.result;
-    await writer.writePart(oldest.planned.job.name, bytes);
-    arena.free(oldest.offset);
-    launched.shift();
-    if (oldest.planned.last) options.onTensor?.(oldest.planned.job);
+  let wake = () => {};
+  const changed = () => new Promise<void>((resolve) => (wake = resolve));
+  const fail = (err: unknown) => {
+    failure ??= err;
+    wake();
   };
 
   try {
@@ -93,7 +88,7 @@ export async function executePlan(plan: MergePlan, writer: ShardWriter, options:
       for (;;) {
         if (failure !== undefined) throw failure;
         if (running < runner.concurrency && (offset = arena.alloc(planned.bytes)) !== undefined) break;
-        await writeOldest();
+        await changed();
       }
       const slots: number[] = [];
       let at = offset;
@@ -102,20 +97,34 @@ export async function executePlan(plan: MergePlan, writer: ShardWriter, options:
         at += b;
       }
       const piece: Piece = { job: planned.job, whole: planned.whole, start: planned.start, count: planned.count, offset, slots };
-      const entry: Launched = { planned, offset, result: runner.run(piece) };
+      const result = runner.run(piece);
       running++;
-      entry.result.then(
-        () => void running--,
+      inFlight.push(result);
+      result.then(
+        () => {
+          running--;
+          wake();
+        },
         (err: unknown) => {
           running--;
-          failure ??= err;
+          fail(err);
         },
       );
-      launched.push(entry);
+      const memory = offset;
+      writes = writes.then(async () => {
+        const bytes = await result;
+        await writer.writePart(planned.job.name, bytes);
+        arena.free(memory);
+        inFlight.shift();
+        if (planned.last) options.onTensor?.(planned.job);
+        wake();
+      });
+      writes.catch(fail);
     }
-    while (launched.length > 0) await writeOldest();
+    await writes;
+    if (failure !== undefined) throw failure;
   } finally {
-    await Promise.allSettled(launched.map((l) => l.result));
+    await Promise.allSettled([...inFlight, writes]);
     await runner.close();
   }
 }

@@ -60,36 +60,41 @@ export interface WorkerRequest {
 }
 
 /**
- * Runs pieces on worker threads, one piece per worker at a time. The working memory is shared: workers read
- * and merge in place, and the main thread writes the result from the same memory.
+ * Runs pieces on worker threads, a few per worker at a time (one's reads overlap another's math). The working
+ * memory is shared: workers read and merge in place, and the main thread writes the results from it.
  */
 export class WorkerPool implements PieceRunner {
   readonly memory: SharedArrayBuffer;
   readonly ringStart: number;
-  private readonly idle: Worker[] = [];
+  readonly concurrency: number;
+  private readonly workers: Worker[] = [];
+  private readonly load = new Map<Worker, number>();
   private readonly pending = new Map<number, { resolve: (bytes: Uint8Array) => void; reject: (err: Error) => void; worker: Worker }>();
   private nextId = 0;
 
   constructor(
-    readonly concurrency: number,
+    workers: number,
     readonly ringBytes: number,
+    piecesPerWorker = 2,
   ) {
-    const wasm = createWorkingMemory(ringBytes, concurrency);
+    this.concurrency = workers * piecesPerWorker;
+    const wasm = createWorkingMemory(ringBytes, workers);
     this.memory = wasm ? wasm.buffer : new SharedArrayBuffer(ringBytes);
-    this.ringStart = wasm ? concurrency * SCRATCH_BYTES : 0;
-    for (let i = 0; i < concurrency; i++) {
+    this.ringStart = wasm ? workers * SCRATCH_BYTES : 0;
+    for (let i = 0; i < workers; i++) {
       const data: WorkerSetup = wasm ? { wasm, area: i } : { memory: this.memory };
       const worker = new Worker(new URL(import.meta.url.endsWith(".ts") ? "./worker-entry.mjs" : "./job-worker.js", import.meta.url), { workerData: data });
-      worker.on("message", (reply: WorkerReply) => this.settle(worker, reply));
+      worker.on("message", (reply: WorkerReply) => this.settle(reply));
       worker.on("error", (err) => this.failAll(worker, err));
-      this.idle.push(worker);
+      this.workers.push(worker);
+      this.load.set(worker, 0);
     }
   }
 
   run(piece: Piece): Promise<Uint8Array> {
-    const worker = this.idle.pop();
-    if (!worker) return Promise.reject(new Error("worker pool: more pieces than workers"));
+    const worker = this.workers.reduce((a, b) => (this.load.get(b)! < this.load.get(a)! ? b : a));
     const id = this.nextId++;
+    this.load.set(worker, this.load.get(worker)! + 1);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
       const request: WorkerRequest = { id, piece };
@@ -98,15 +103,14 @@ export class WorkerPool implements PieceRunner {
   }
 
   async close(): Promise<void> {
-    const workers = new Set([...this.idle, ...[...this.pending.values()].map((p) => p.worker)]);
-    await Promise.all([...workers].map((w) => w.terminate()));
+    await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private settle(worker: Worker, reply: WorkerReply): void {
+  private settle(reply: WorkerReply): void {
     const job = this.pending.get(reply.id);
     if (!job) return;
     this.pending.delete(reply.id);
-    this.idle.push(worker);
+    this.load.set(job.worker, this.load.get(job.worker)! - 1);
     if (reply.error) job.reject(reply.error.input ? new InputError(reply.error.message) : new Error(reply.error.message));
     else if (reply.buffer) job.resolve(new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength));
     else job.resolve(new Uint8Array(this.memory, reply.byteOffset, reply.byteLength));

@@ -51,7 +51,8 @@ export function keepMagnitudeBand(delta: Float32Array, density: number, gamma: n
 
 /**
  * DELLA (MAGPRUNE): per row, rank |δ| ascending; the keep probability rises linearly with rank from
- * density − ε to density + ε. A 1-D tensor is one row.
+ * density − ε to density + ε. A 1-D tensor is one row. Ranks are drawn in order from the stream (ties of |δ|
+ * ranked by column), one block of random numbers per row.
  */
 export function dropByMagnitudeRank(delta: Float32Array, rowLength: number, density: number, epsilon: number, rng: Rng): void {
   if (density >= 1) return;
@@ -59,27 +60,76 @@ export function dropByMagnitudeRank(delta: Float32Array, rowLength: number, dens
     delta.fill(0);
     return;
   }
+  if (rowLength > 2097152) throw new Error(`rows of ${rowLength} entries are too long for DELLA ranking (max 2097152)`);
   const rows = delta.length / rowLength;
-  const order = sortScratch(rowLength);
   const bits = new Int32Array(delta.buffer, delta.byteOffset, delta.length);
   const span = rowLength > 1 ? rowLength - 1 : 1;
+  const keepBelow = new Float64Array(rowLength);
+  for (let rank = 0; rank < rowLength; rank++) keepBelow[rank] = density - epsilon + (2 * epsilon * rank) / span;
+  const random = new Uint32Array(rowLength);
+  const sorter = new RankSorter(rowLength);
   for (let r = 0; r < rows; r++) {
     const start = r * rowLength;
-    // Sort (|δ| bits, column) pairs packed in one float64: native numeric sort, no comparator.
-    for (let c = 0; c < rowLength; c++) order[c] = (bits[start + c]! & 0x7fffffff) * 2097152 + c;
-    order.sort();
-    const keep = new Uint8Array(rowLength);
-    for (let rank = 0; rank < rowLength; rank++) {
-      const p = density - epsilon + (2 * epsilon * rank) / span;
-      keep[order[rank]! % 2097152] = rng.next() < p ? 1 : 0;
-    }
-    for (let c = 0; c < rowLength; c++) if (!keep[c]) delta[start + c] = 0;
+    const order = sorter.sort(bits, start);
+    // The same stream as one rng.next() per rank: next() is the next 32-bit draw / 2^32.
+    rng.fillUint32(random);
+    for (let rank = 0; rank < rowLength; rank++) if (!(random[rank]! / 4294967296 < keepBelow[rank]!)) delta[start + order[rank]!] = 0;
   }
 }
 
-function sortScratch(rowLength: number): Float64Array {
-  if (rowLength > 2097152) throw new Error(`rows of ${rowLength} entries are too long for DELLA ranking (max 2097152)`);
-  return new Float64Array(rowLength);
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+
+/**
+ * Columns of a row in ascending order of |x| (its float32 bits without the sign), ties by column: a stable
+ * least-significant-digit radix sort over 31 bits in three passes of 11, skipping a pass whose digit is the
+ * same for the whole row (as the top one often is). The order a comparison sort of |x|·2^21 + column gives.
+ */
+class RankSorter {
+  private keys: Uint32Array;
+  private keysOut: Uint32Array;
+  private order: Uint32Array;
+  private orderOut: Uint32Array;
+  private readonly counts = new Uint32Array(RADIX);
+
+  constructor(private readonly length: number) {
+    this.keys = new Uint32Array(length);
+    this.keysOut = new Uint32Array(length);
+    this.order = new Uint32Array(length);
+    this.orderOut = new Uint32Array(length);
+  }
+
+  sort(bits: Int32Array, start: number): Uint32Array {
+    const n = this.length;
+    const counts = this.counts;
+    for (let c = 0; c < n; c++) {
+      this.keys[c] = bits[start + c]! & 0x7fffffff;
+      this.order[c] = c;
+    }
+    for (let shift = 0; shift < 31; shift += RADIX_BITS) {
+      counts.fill(0);
+      const keys = this.keys;
+      for (let c = 0; c < n; c++) counts[(keys[c]! >>> shift) & (RADIX - 1)]!++;
+      if (counts[(keys[0]! >>> shift) & (RADIX - 1)] === n) continue;
+      let sum = 0;
+      for (let d = 0; d < RADIX; d++) {
+        const c = counts[d]!;
+        counts[d] = sum;
+        sum += c;
+      }
+      const order = this.order;
+      const keysOut = this.keysOut;
+      const orderOut = this.orderOut;
+      for (let c = 0; c < n; c++) {
+        const key = keys[c]!;
+        const at = counts[(key >>> shift) & (RADIX - 1)]!++;
+        keysOut[at] = key;
+        orderOut[at] = order[c]!;
+      }
+      [this.keys, this.keysOut, this.order, this.orderOut] = [keysOut, keys, orderOut, order];
+    }
+    return this.order;
+  }
 }
 
 export function l1Norm(values: Float32Array): number {
