@@ -10,8 +10,8 @@ copies config.json and the tokenizer files beside it. OUT_DIR defaults to MODEL_
   mergeval generate --onnx OUT_DIR ...
 
 Exported as config.json describes it, the way Hugging Face transformers reads it: RMSNorm, rotary embeddings
-(rope_theta), grouped-query attention, head_dim, the gated MLP with hidden_act silu, gelu (exact),
-gelu_pytorch_tanh or gelu_new, mistral's sliding_window and qwen2's (use_sliding_window, max_window_layers,
+(rope_theta, computed from the positions: no length limit), grouped-query attention, head_dim, the gated MLP with
+hidden_act silu (or swish), gelu (exact), gelu_pytorch_tanh or gelu_new, mistral's sliding_window and qwen2's (use_sliding_window, max_window_layers,
 layer_types), tied or untied lm_head, llama's attention_bias / mlp_bias and qwen2's q/k/v biases. A value the
 graph cannot honour is refused, naming the file and the field: other model types and activations, rope scaling,
 partial_rotary_factor, an untied config without lm_head.weight, a missing bias, a tensor shape that disagrees.

@@ -36,6 +36,8 @@ export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
 /** transformers' ACT2FN names implemented by both the exporter and the reference. */
 export const HIDDEN_ACTS = ["silu", "gelu", "gelu_pytorch_tanh", "gelu_new"] as const;
 export type HiddenAct = (typeof HIDDEN_ACTS)[number];
+/** Other ACT2FN names for the same function: transformers maps "swish" to SiLU. */
+const HIDDEN_ACT_ALIASES: Record<string, HiddenAct> = { swish: "silu" };
 
 /** Defaults of the transformers config classes where they differ between the three. */
 const DEFAULTS: Record<ModelType, { kvHeads: number | "heads"; slidingWindow: number | null }> = {
@@ -80,8 +82,11 @@ export function parseLlamaConfig(config: Record<string, unknown>, where: string)
   const headDim = size("head_dim", hidden / heads);
   if (headDim % 2 !== 0) refuse("head_dim", "is odd; rotary embeddings rotate pairs of dimensions");
 
-  const hiddenAct = config.hidden_act ?? "silu";
-  if (!HIDDEN_ACTS.includes(hiddenAct as HiddenAct)) refuse("hidden_act", `is not supported (supported: ${HIDDEN_ACTS.join(", ")})`);
+  const actName = config.hidden_act ?? "silu";
+  const hiddenAct = typeof actName === "string" ? (HIDDEN_ACT_ALIASES[actName] ?? actName) : actName;
+  if (!HIDDEN_ACTS.includes(hiddenAct as HiddenAct)) {
+    refuse("hidden_act", `is not supported (supported: ${[...HIDDEN_ACTS, ...Object.keys(HIDDEN_ACT_ALIASES)].join(", ")})`);
+  }
 
   const maxPositions = present("max_position_embeddings") ? size("max_position_embeddings") : Infinity;
   const window = (): number | null => {

@@ -8,10 +8,10 @@ import type { OnnxGraph, OnnxNode, OnnxTensor, OnnxValueInfo } from "./onnx-prot
  * sliding window per layer, gated MLP (SiLU or GELU), tied or untied lm_head, the biases the config declares.
  * Standard ONNX operators only (opset 14), all of which onnxruntime's CPU provider runs.
  */
-export type WeightSource = (name: string) => Float32Array | undefined | Promise<Float32Array | undefined>;
+/** TensorProto.DataType FLOAT, for Cast. */
+const ONNX_FLOAT = 1;
 
-/** Rotary tables cover this many positions. */
-export const MAX_POSITIONS = 4096;
+export type WeightSource = (name: string) => Float32Array | undefined | Promise<Float32Array | undefined>;
 
 class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
@@ -91,11 +91,13 @@ export async function buildLlamaGraph(config: LlamaConfig, weight: WeightSource)
     return g.op("Mul", [scaled, g.constant(name, [hidden], await need(name, hidden))]);
   };
 
-  // Rotary tables [MAX_POSITIONS, headDim] (angles repeated over both halves), gathered by position_ids.
-  const { cos, sin } = rotaryTables(headDim, config.ropeTheta);
+  // Rotary angles position · θ^(−2i/d) [batch, seq, headDim] (repeated over both halves), computed from position_ids
+  // in float32 as transformers computes them, so no precomputed table bounds the sequence length.
+  const positions = g.unsqueeze(g.op("Cast", ["position_ids"], { ints: { to: ONNX_FLOAT } }), [2]);
+  const angles = g.op("Mul", [positions, g.constant("rope_inv_freq", [headDim], inverseFrequencies(headDim, config.ropeTheta))]);
   const unsqueezeHeads = (x: string) => g.unsqueeze(x, [1]);
-  const cosAt = unsqueezeHeads(g.op("Gather", [g.constant("rope_cos", [MAX_POSITIONS, headDim], cos), "position_ids"], { ints: { axis: 0 } }));
-  const sinAt = unsqueezeHeads(g.op("Gather", [g.constant("rope_sin", [MAX_POSITIONS, headDim], sin), "position_ids"], { ints: { axis: 0 } }));
+  const cosAt = unsqueezeHeads(g.op("Cos", [angles]));
+  const sinAt = unsqueezeHeads(g.op("Sin", [angles]));
   const rotateHalf = g.constant("rotate_half", [headDim, headDim], rotateHalfMatrix(headDim));
   const rope = (x: string) => g.op("Add", [g.op("Mul", [x, cosAt]), g.op("Mul", [g.op("MatMul", [x, rotateHalf]), sinAt])]);
 
@@ -187,20 +189,12 @@ function transpose(values: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-function rotaryTables(headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+/** θ^(−2i/d) for each rotated pair i, repeated over both halves of the head (rotate-half layout). */
+function inverseFrequencies(headDim: number, theta: number): Float32Array {
   const half = headDim / 2;
-  const cos = new Float32Array(MAX_POSITIONS * headDim);
-  const sin = new Float32Array(MAX_POSITIONS * headDim);
-  for (let p = 0; p < MAX_POSITIONS; p++) {
-    for (let i = 0; i < half; i++) {
-      const angle = p * theta ** ((-2 * i) / headDim);
-      for (const j of [i, i + half]) {
-        cos[p * headDim + j] = Math.cos(angle);
-        sin[p * headDim + j] = Math.sin(angle);
-      }
-    }
-  }
-  return { cos, sin };
+  const out = new Float32Array(headDim);
+  for (let i = 0; i < half; i++) out[i] = out[i + half] = theta ** ((-2 * i) / headDim);
+  return out;
 }
 
 /** x · R = rotate_half(x) = concat(−x[half:], x[:half]). */

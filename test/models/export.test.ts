@@ -27,9 +27,10 @@ const int64 = (values: number[], dims: number[]) => new ort.Tensor("int64", BigI
 
 /**
  * Runs the exported graph on `ids` fed in consecutive chunks through the KV cache ([ids.length]: no cache;
- * [5, 3]: a prompt then three tokens at once; [1, 1, …]: token by token); returns the logits of every position.
+ * [5, 3]: a prompt then three tokens at once; [1, 1, …]: token by token) at positions from `firstPosition`;
+ * returns the logits of every position.
  */
-async function onnxLogits(folder: string, config: LlamaConfig, ids: number[], chunks: number[]): Promise<Float32Array> {
+async function onnxLogits(folder: string, config: LlamaConfig, ids: number[], chunks: number[], firstPosition = 0): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(join(folder, "onnx", "model.onnx"));
   let cache: Record<string, ort.Tensor> = {};
   for (let l = 0; l < config.layers; l++) for (const k of ["key", "value"]) cache[`past_key_values.${l}.${k}`] = new ort.Tensor("float32", new Float32Array(0), [1, config.kvHeads, 0, config.headDim]);
@@ -40,7 +41,7 @@ async function onnxLogits(folder: string, config: LlamaConfig, ids: number[], ch
     const out = await session.run({
       input_ids: int64(tokens, [1, size]),
       attention_mask: int64(new Array(start + size).fill(1), [1, start + size]),
-      position_ids: int64(tokens.map((_, i) => start + i), [1, size]),
+      position_ids: int64(tokens.map((_, i) => firstPosition + start + i), [1, size]),
       ...cache,
     });
     logits.set(out.logits!.data as Float32Array, start * config.vocab);
@@ -220,6 +221,27 @@ describe("export-onnx exports what config.json describes", () => {
     await expectExportMatchesReference(folder, raw);
   });
 
+  it("hidden_act swish is SiLU, as transformers' ACT2FN maps it", async () => {
+    const { folder, raw } = await variant("act-swish", { hidden_act: "swish" });
+    expect(parseLlamaConfig(raw, "c").hiddenAct).toBe("silu");
+    await expectExportMatchesReference(folder, raw);
+  });
+
+  it("positions far past any table: rotary angles come from position_ids, and only relative positions matter", async () => {
+    const { folder, raw } = await variant("far-positions", {});
+    const config = parseLlamaConfig(raw, "c");
+    await exportOnnx(folder);
+    const near = await onnxLogits(folder, config, IDS, [5, IDS.length - 5]);
+    const far = await onnxLogits(folder, config, IDS, [5, IDS.length - 5], 20_000);
+    // Shifting every position leaves each query-key angle difference unchanged; float32 angles near 2e4 rad
+    // carry ~1e-3 rad of rounding, far below the change a wrong rotation would make.
+    let maxDiff = 0;
+    let largest = 0;
+    near.forEach((v, i) => ((maxDiff = Math.max(maxDiff, Math.abs(v - far[i]!))), (largest = Math.max(largest, Math.abs(v)))));
+    expect(far.every(Number.isFinite)).toBe(true);
+    expect(maxDiff).toBeLessThan(1e-2 * largest);
+  });
+
   it("rope_theta from transformers 5's rope_parameters", async () => {
     const { folder, raw } = await variant("rope-params", { rope_theta: undefined, rope_parameters: { rope_type: "default", rope_theta: 500000 } });
     expect(parseLlamaConfig(raw, "c").ropeTheta).toBe(500000);
@@ -246,7 +268,7 @@ describe("export-onnx refuses what it would get wrong, naming the file and the f
   it("an activation it does not implement", async () => {
     const { folder, configPath } = await variant("relu2", { hidden_act: "relu2" });
     const err = await expectInputError(exportOnnx(folder));
-    expect(err.message).toBe(`${configPath}: hidden_act "relu2" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)`);
+    expect(err.message).toBe(`${configPath}: hidden_act "relu2" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new, swish)`);
   });
 
   it("an untied config without lm_head.weight (it used to be tied silently)", async () => {

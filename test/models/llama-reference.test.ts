@@ -171,7 +171,7 @@ describe("LLaMA reference forward pass (float64)", () => {
     expect(() => parseLlamaConfig({ ...familyConfig(), model_type: "gpt2" }, "x/config.json")).toThrow(/x\/config.json: model_type "gpt2" is not supported/);
     expect(() => parseLlamaConfig({ ...familyConfig(), rope_scaling: { type: "linear", factor: 2 } }, "c")).toThrow(/rope_scaling/);
     expect(() => parseLlamaConfig({ ...familyConfig(), hidden_act: "relu2" }, "x/config.json")).toThrow(
-      'x/config.json: hidden_act "relu2" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new)',
+      'x/config.json: hidden_act "relu2" is not supported (supported: silu, gelu, gelu_pytorch_tanh, gelu_new, swish)',
     );
     expect(() => parseLlamaConfig({ ...familyConfig(), tie_word_embeddings: "yes" }, "c")).toThrow('tie_word_embeddings "yes" is not true or false');
   });
