@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createWorkingMemory, installKernels, SCRATCH_BYTES } from "../../src/merge/kernels/runtime.ts";
 import { keepAbsRankRange, selectAbsRank } from "../../src/merge/math/rank.ts";
+import { getMethod } from "../../src/merge/methods/registry.ts";
+import type { ParamValue } from "../../src/merge/methods/types.ts";
+import { seededRng } from "../../src/merge/rng.ts";
 import { encodeInPlace, hasNonFinite, widenInPlace } from "../../src/merge/safetensors/dtype.ts";
 
 /**
@@ -119,4 +122,51 @@ describe("merge kernels (SIMD, in the working memory) match the scalar code bit 
       }
     }
   });
+
+  it.each([
+    ["linear", { normalize: true }, [{ weight: 0.3 }, { weight: 0.7 }]],
+    ["linear", { normalize: false }, [{ weight: -1.1 }, { weight: 2.5e-3 }]],
+    ["task_arithmetic", { lambda: 0.7 }, [{ weight: 0.5 }, { weight: -1.25 }]],
+    ["ties", { normalize: true }, [{ weight: 0.5, density: 1 }, { weight: 0.75, density: 0.5 }]],
+    ["ties", { normalize: true }, [{ weight: 1, density: 1 }, { weight: -1, density: 1 }]], // agreeing weights that cancel
+    ["ties", { normalize: false, lambda: 1.3 }, [{ weight: 0.4, density: 0.7 }, { weight: 0.9, density: 1 }]],
+    ["ties", { normalize: true }, [{ weight: -0.5, density: 1 }, { weight: -0.25, density: 1 }]], // -0 deltas on a -0 base
+    ["dare_linear", { rescale: true }, [{ weight: 0.5, density: 0.5 }, { weight: 0.5, density: 0.3 }]], // L1 norms
+  ] as const)("%s %j: the element-wise formulas on two models, same bits", (name, global, perModel) => {
+    const method = getMethod(name, "test");
+    const next = xorshift(4242);
+    for (const count of [100_003, 4099, 7, 2]) {
+      const finite = (bits: number) => ((bits & 0x7f800000) === 0x7f800000 ? bits & 0x807fffff : bits); // NaN/Inf never reach a method
+      const a = awkwardBits(count).map(finite);
+      // Equal magnitudes with either sign, zeros of either sign, deltas of zero: the consensus's edges.
+      const b = a.map((x, i) => (i % 5 === 0 ? x ^ 0x80000000 : i % 5 === 1 ? x : i % 5 === 2 ? next() & 0x80000000 : finite(next())));
+      const base = a.map((x, i) => (i % 7 === 0 ? x : i % 7 === 1 ? 0x80000000 : finite(next() & 0xbfffffff)));
+      for (let i = 3; i < count; i += 11) a[i] = b[i] = base[i] = 0x80000000;
+      const run = (place: (bits: Uint32Array) => Float32Array) => {
+        const models = [place(a), place(b)];
+        const merged = method.merge({
+          tensor: "t",
+          shape: [count],
+          base: method.base === "input" ? undefined : place(base),
+          models,
+          global: { ...defaults(name, "global"), ...global },
+          perModel: perModel.map((p) => ({ ...defaults(name, "model"), ...p })),
+          rng: (i) => seededRng(1, "t", i),
+        });
+        return Buffer.from(new Uint8Array(merged.buffer, merged.byteOffset, count * 4));
+      };
+      const viaKernel = run((bits) => {
+        const out = inMemory(count);
+        new Uint32Array(out.buffer, out.byteOffset, count).set(bits);
+        return out;
+      });
+      const scalar = run((bits) => new Float32Array(bits.slice().buffer));
+      expect(viaKernel.equals(scalar)).toBe(true);
+    }
+  });
 });
+
+function defaults(name: string, scope: "global" | "model"): Record<string, ParamValue> {
+  const params = getMethod(name, "test").params;
+  return Object.fromEntries(Object.entries(params).flatMap(([key, spec]) => (spec.scope === scope && spec.default !== undefined ? [[key, spec.default]] : [])));
+}

@@ -1,5 +1,6 @@
 import { encodeBf16, encodeF16, nonFiniteF32, widenBf16, widenF16 } from "./codec.ts";
 import { histHigh, histLow, keepBand } from "./rank.ts";
+import { linearPair, signElectedPair, sumPair, weightedDelta } from "./task-vector.ts";
 import { assembleModule } from "./wasm.ts";
 
 /**
@@ -41,6 +42,10 @@ export interface KernelExports {
   histHigh(p: number, count: number, hist: number): void;
   histLow(p: number, count: number, high: number, hist: number): void;
   keepBand(p: number, count: number, a: number, b: number, aLess: number, bLess: number, lo: number, hi: number): void;
+  weightedDelta(m: number, b: number, count: number, withL1: number, w: number): number;
+  signElectedPair(base: number, x0: number, x1: number, count: number, always: number, w0: number, w1: number, lambda: number): void;
+  sumPair(base: number, x0: number, x1: number, count: number, factor: number): void;
+  linearPair(out: number, other: number, count: number, w0: number, w1: number): void;
 }
 
 export interface Kernels {
@@ -51,6 +56,13 @@ export interface Kernels {
 }
 
 let compiled: object | undefined;
+const compile = () =>
+  (compiled ??= new wasm!.Module(
+    assembleModule([
+      nonFiniteF32(), widenBf16(), widenF16(), encodeBf16(), encodeF16(), histHigh(), histLow(), keepBand(),
+      weightedDelta(), signElectedPair(), sumPair(), linearPair(),
+    ]),
+  ));
 const installed = new WeakMap<ArrayBufferLike, Kernels>();
 
 /**
@@ -62,7 +74,7 @@ export function createWorkingMemory(bytes: number, scratchAreas: number): WasmMe
   const pages = Math.ceil((bytes + scratchAreas * SCRATCH_BYTES) / PAGE_BYTES);
   if (pages > MAX_PAGES) return undefined;
   try {
-    compiled ??= new wasm.Module(assembleModule([nonFiniteF32(), widenBf16(), widenF16(), encodeBf16(), encodeF16(), histHigh(), histLow(), keepBand()]));
+    compile();
     return new wasm.Memory({ initial: pages, maximum: pages, shared: true });
   } catch {
     return undefined;
@@ -71,8 +83,7 @@ export function createWorkingMemory(bytes: number, scratchAreas: number): WasmMe
 
 /** Instantiates the kernels on `memory` for this thread, with its scratch area number `area`. */
 export function installKernels(memory: WasmMemory, area: number): void {
-  compiled ??= new wasm!.Module(assembleModule([nonFiniteF32(), widenBf16(), widenF16(), encodeBf16(), encodeF16(), histHigh(), histLow(), keepBand()]));
-  const instance = new wasm!.Instance(compiled, { env: { memory } });
+  const instance = new wasm!.Instance(compile(), { env: { memory } });
   const scratch = area * SCRATCH_BYTES;
   installed.set(memory.buffer, { exports: instance.exports as unknown as KernelExports, histogram: new Uint32Array(memory.buffer, scratch, 65536), scratch });
 }
@@ -80,4 +91,10 @@ export function installKernels(memory: WasmMemory, area: number): void {
 /** The kernels of the working memory `view` lies in, on this thread, if any. */
 export function kernelsOf(view: ArrayBufferView): Kernels | undefined {
   return installed.get(view.buffer);
+}
+
+/** The kernels of the working memory every one of `views` lies in, if they share one, on this thread. */
+export function kernelsOfAll(...views: ArrayBufferView[]): Kernels | undefined {
+  const kernels = kernelsOf(views[0]!);
+  return kernels && views.every((view) => view.buffer === views[0]!.buffer) ? kernels : undefined;
 }

@@ -5,6 +5,7 @@
 export type Code = number[];
 
 export const I32 = 0x7f;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 export function uleb(value: number): Code {
@@ -64,6 +65,8 @@ export const op = {
   store16: (offset = 0): Code => [0x3b, ...memarg(1, offset)],
   f32Reinterpret: [0xbe],
   f32Add: [0x92],
+  f64Abs: [0x99],
+  f64Add: [0xa0],
   i32Reinterpret: [0xbc],
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
@@ -76,12 +79,20 @@ export const op = {
 
   vLoad: (offset = 0): Code => [...simd(0x00), ...memarg(4, offset)],
   vStore: (offset = 0): Code => [...simd(0x0b), ...memarg(4, offset)],
+  /** Two float32 (8 bytes) into the low half, zeros above. */
+  vLoad64Zero: (offset = 0): Code => [...simd(0x5d), ...memarg(3, offset)],
+  /** The vector's low 8 bytes. */
+  vStore64Low: (offset = 0): Code => [...simd(0x5b), ...memarg(3, offset), 0],
+  /** Bytes of the result from bytes 0–15 of the first operand and 16–31 of the second. */
+  i8x16Shuffle: (lanes: number[]): Code => [...simd(0x0d), ...lanes],
   /** Four int32 lanes of `value`. */
   vI32: (value: number): Code => [...simd(0x0c), ...i32x4Bytes(value)],
   /** Eight int16 lanes of `value`. */
   vI16: (value: number): Code => [...simd(0x0c), ...i16x8Bytes(value)],
   i32x4Splat: simd(0x11),
   f32x4Splat: simd(0x13),
+  f64x2Splat: simd(0x14),
+  f64x2ExtractLane: (lane: number): Code => [...simd(0x21), lane],
   i16x8Eq: simd(0x2d),
   i32x4Eq: simd(0x37),
   i32x4LtS: simd(0x39),
@@ -90,9 +101,13 @@ export const op = {
   vAnd: simd(0x4e),
   vAndNot: simd(0x4f),
   vOr: simd(0x50),
+  vXor: simd(0x51),
   /** bitselect(a, b, mask) = a where mask bits are set, else b. */
   vBitselect: simd(0x52),
   vAnyTrue: simd(0x53),
+  f32x4DemoteF64x2Zero: simd(0x5e),
+  f64x2PromoteLowF32x4: simd(0x5f),
+  f64x2Eq: simd(0x47),
   i16x8NarrowI32x4U: simd(0x86),
   i32x4ExtendLowI16x8U: simd(0xa9),
   i32x4ExtendHighI16x8U: simd(0xaa),
@@ -100,8 +115,15 @@ export const op = {
   i32x4ShrU: simd(0xad),
   i32x4Add: simd(0xae),
   i32x4Sub: simd(0xb1),
+  i64x2ExtendLowI32x4S: simd(0xc7),
+  i64x2ExtendHighI32x4S: simd(0xc8),
   f32x4Add: simd(0xe4),
   f32x4Mul: simd(0xe6),
+  f64x2Abs: simd(0xec),
+  f64x2Add: simd(0xf0),
+  f64x2Sub: simd(0xf1),
+  f64x2Mul: simd(0xf2),
+  f64x2Div: simd(0xf3),
 };
 
 /** `while (!exitCondition) body`: the condition code leaves an i32, non-zero to leave the loop. */
@@ -115,10 +137,13 @@ export interface WasmFunction {
   name: string;
   /** Number of i32 parameters (locals 0 … params − 1). */
   params: number;
-  /** Returns one i32. */
-  returns: boolean;
-  /** Extra locals after the parameters: i32s first, then v128s. */
+  /** Number of f64 parameters, after the i32 ones. */
+  f64Params?: number;
+  /** Returns one i32 (true) or one f64 ("f64"). */
+  returns: boolean | "f64";
+  /** Extra locals after the parameters: i32s first, then f64s, then v128s. */
   i32Locals: number;
+  f64Locals?: number;
   v128Locals: number;
   body: Code;
 }
@@ -129,13 +154,19 @@ const name = (text: string): Code => vector([...text].map((c) => [c.charCodeAt(0
 
 /** A module importing one shared memory as env.memory (up to 4 GiB) and exporting `functions`. */
 export function assembleModule(functions: readonly WasmFunction[]): Uint8Array {
-  const types = section(1, vector(functions.map((f) => [0x60, ...vector(new Array<Code>(f.params).fill([I32])), ...vector(f.returns ? [[I32]] : [])])));
+  const params = (f: WasmFunction): Code[] => [...new Array<Code>(f.params).fill([I32]), ...new Array<Code>(f.f64Params ?? 0).fill([F64])];
+  const results = (f: WasmFunction): Code[] => (f.returns === "f64" ? [[F64]] : f.returns ? [[I32]] : []);
+  const types = section(1, vector(functions.map((f) => [0x60, ...vector(params(f)), ...vector(results(f))])));
   const SHARED_WITH_MAX = 0x03;
   const imports = section(2, vector([[...name("env"), ...name("memory"), 0x02, SHARED_WITH_MAX, 1, ...uleb(65536)]]));
   const declarations = section(3, vector(functions.map((_, i) => uleb(i))));
   const exports = section(7, vector(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])));
   const bodies = functions.map((f) => {
-    const locals = [...(f.i32Locals ? [[...uleb(f.i32Locals), I32]] : []), ...(f.v128Locals ? [[...uleb(f.v128Locals), V128]] : [])];
+    const locals = [
+      ...(f.i32Locals ? [[...uleb(f.i32Locals), I32]] : []),
+      ...(f.f64Locals ? [[...uleb(f.f64Locals), F64]] : []),
+      ...(f.v128Locals ? [[...uleb(f.v128Locals), V128]] : []),
+    ];
     const body = [...vector(locals), ...f.body, ...op.end];
     return [...uleb(body.length), ...body];
   });

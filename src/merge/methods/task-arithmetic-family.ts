@@ -1,3 +1,4 @@
+import { kernelsOfAll } from "../kernels/runtime.ts";
 import type { Rng } from "../rng.ts";
 import { dropByMagnitudeRank, dropRandom, keepMagnitudeBand, keepTopMagnitude, l1Norm, l1RescaleFactor } from "../math/sparsify.ts";
 import { bool, defineMethod, num, positive, type MergeMethod, type ParamSpec, type ParamValue } from "./types.ts";
@@ -37,7 +38,7 @@ export function defineTaskArithmeticMethod(member: FamilyMember): MergeMethod {
       // Dᵢ = wᵢ·δᵢ in place: weights apply before sign election (mergekit #474). Sparsifying Dᵢ instead of δᵢ
       // changes nothing (magnitude order, random masks and L1 ratios are all scale-invariant).
       models.forEach((m, i) => {
-        const originalL1 = weightedTaskVector(m, base, weights[i]!);
+        const originalL1 = weightedTaskVector(m, base, weights[i]!, rescale);
         sparsifyTaskVector(member.sparsify, m, perModel[i]!, rng(i), rowLength);
         if (rescale) scaleInPlace(m, l1RescaleFactor(originalL1, l1Norm(m)));
       });
@@ -68,10 +69,11 @@ function familyParams({ sparsify, normalize, rescale }: FamilyMember): Record<st
   } satisfies Record<string, ParamSpec>;
 }
 
-/** m ← w·(m − base) in place; returns the L1 norm of the result, computed in the same pass. */
-function weightedTaskVector(model: Float32Array, base: Float32Array, weight: number): number {
-  let l1 = 0;
-  for (let j = 0; j < model.length; j++) {
+/** m ← w·(m − base) in place; returns the L1 norm of the result, computed in the same pass (`withL1`). */
+function weightedTaskVector(model: Float32Array, base: Float32Array, weight: number, withL1: boolean): number {
+  const kernels = kernelsOfAll(model, base);
+  let l1 = kernels ? kernels.exports.weightedDelta(model.byteOffset, base.byteOffset, model.length, withL1 ? 1 : 0, weight) : 0;
+  for (let j = kernels ? model.length & ~3 : 0; j < model.length; j++) {
     const d = weight * (model[j]! - base[j]!);
     model[j] = d;
     l1 += Math.abs(d);
@@ -133,9 +135,11 @@ function addSignElectedPair(base: Float32Array, deltas: Float32Array[], weights:
   // Without normalize the divisor is always 1: zero weights and a constant 1 give that without a branch.
   const [w0, w1] = normalize ? (weights as [number, number]) : [0, 0];
   const always = normalize ? 0 : 1;
+  const kernels = kernelsOfAll(base, x0, x1);
+  kernels?.exports.signElectedPair(base.byteOffset, x0.byteOffset, x1.byteOffset, base.length, always, w0, w1, lambda);
   const b0 = new Int32Array(x0.buffer, x0.byteOffset, x0.length);
   const b1 = new Int32Array(x1.buffer, x1.byteOffset, x1.length);
-  for (let j = 0; j < base.length; j++) {
+  for (let j = kernels ? base.length & ~3 : 0; j < base.length; j++) {
     const a = b0[j]!;
     const b = b1[j]!;
     const aa = a & 0x7fffffff;
@@ -157,7 +161,9 @@ function addSum(base: Float32Array, deltas: Float32Array[], weights: number[], n
   const factor = lambda / (normalize ? (Math.abs(weightSum) < 1e-8 ? 1 : weightSum) : 1);
   if (deltas.length === 2) {
     const [x0, x1] = deltas as [Float32Array, Float32Array];
-    for (let j = 0; j < base.length; j++) base[j] = base[j]! + factor * (x0[j]! + x1[j]!);
+    const kernels = kernelsOfAll(base, x0, x1);
+    kernels?.exports.sumPair(base.byteOffset, x0.byteOffset, x1.byteOffset, base.length, factor);
+    for (let j = kernels ? base.length & ~3 : 0; j < base.length; j++) base[j] = base[j]! + factor * (x0[j]! + x1[j]!);
     return;
   }
   const n = deltas.length;
