@@ -5,6 +5,8 @@ export interface Rng {
   next(): number;
   /** Fills `out` with uniform integers in [0, 2^32); the same stream as next() · 2^32. */
   fillUint32(out: Uint32Array): void;
+  /** The xoshiro128** state words, for kernels that continue the same stream (and write the state back). */
+  readonly state: Uint32Array;
 }
 
 /**
@@ -17,6 +19,7 @@ export function seededRng(...parts: (string | number)[]): Rng {
   if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // the all-zero state is the one xoshiro cannot leave
   const one = new Uint32Array(1);
   const rng: Rng = {
+    state,
     next() {
       rng.fillUint32(one);
       return one[0]! / 4294967296;

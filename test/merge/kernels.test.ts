@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createWorkingMemory, installKernels, SCRATCH_BYTES } from "../../src/merge/kernels/runtime.ts";
 import { keepAbsRankRange, selectAbsRank } from "../../src/merge/math/rank.ts";
+import { dropRandom, l1Norm } from "../../src/merge/math/sparsify.ts";
 import { getMethod } from "../../src/merge/methods/registry.ts";
 import type { ParamValue } from "../../src/merge/methods/types.ts";
 import { seededRng } from "../../src/merge/rng.ts";
@@ -162,6 +163,25 @@ describe("merge kernels (SIMD, in the working memory) match the scalar code bit 
       });
       const scalar = run((bits) => new Float32Array(bits.slice().buffer));
       expect(viaKernel.equals(scalar)).toBe(true);
+    }
+  });
+});
+
+describe("DARE's random mask in the working memory", () => {
+  it("keeps the same entries, counts the kept L1 as l1Norm does, and leaves the stream where the scalar code does", () => {
+    for (const [count, density] of [[100_003, 0.5], [4097, 0.1], [3, 0.9]] as const) {
+      const bits = awkwardBits(count).map((x) => ((x & 0x7f800000) === 0x7f800000 ? x & 0x807fffff : x));
+      const viaKernel = inMemory(count);
+      new Uint32Array(viaKernel.buffer, viaKernel.byteOffset, count).set(bits);
+      const scalar = new Float32Array(bits.slice().buffer);
+      const [rngKernel, rngScalar] = [seededRng(7, "t", 0), seededRng(7, "t", 0)];
+      for (let pass = 0; pass < 2; pass++) {
+        const l1 = dropRandom(viaKernel, density, rngKernel, true);
+        expect(dropRandom(scalar, density, rngScalar, true)).toBeUndefined(); // not counted off the working memory
+        expect(Buffer.from(new Uint8Array(viaKernel.buffer, viaKernel.byteOffset, count * 4)).equals(Buffer.from(scalar.buffer))).toBe(true);
+        expect(l1).toBe(l1Norm(scalar));
+      }
+      expect(rngKernel.next()).toBe(rngScalar.next());
     }
   });
 });

@@ -1,6 +1,6 @@
 import { encodeBf16, encodeF16, nonFiniteF32, widenBf16, widenF16 } from "./codec.ts";
 import { histHigh, histLow, keepBand } from "./rank.ts";
-import { linearPair, signElectedPair, sumPair, weightedDelta } from "./task-vector.ts";
+import { dareKeep, linearPair, scale, signElectedPair, sumPair, weightedDelta } from "./task-vector.ts";
 import { assembleModule } from "./wasm.ts";
 
 /**
@@ -46,6 +46,8 @@ export interface KernelExports {
   signElectedPair(base: number, x0: number, x1: number, count: number, always: number, w0: number, w1: number, lambda: number): void;
   sumPair(base: number, x0: number, x1: number, count: number, factor: number): void;
   linearPair(out: number, other: number, count: number, w0: number, w1: number): void;
+  dareKeep(p: number, count: number, state: number, threshold: number, withL1: number): number;
+  scale(p: number, count: number, factor: number): void;
 }
 
 export interface Kernels {
@@ -60,7 +62,7 @@ const compile = () =>
   (compiled ??= new wasm!.Module(
     assembleModule([
       nonFiniteF32(), widenBf16(), widenF16(), encodeBf16(), encodeF16(), histHigh(), histLow(), keepBand(),
-      weightedDelta(), signElectedPair(), sumPair(), linearPair(),
+      weightedDelta(), signElectedPair(), sumPair(), linearPair(), dareKeep(), scale(),
     ]),
   ));
 const installed = new WeakMap<ArrayBufferLike, Kernels>();

@@ -167,3 +167,64 @@ export function linearPair(): WasmFunction {
     ],
   };
 }
+
+/**
+ * dareKeep(p, count, state, threshold, withL1) → L1: DARE's random mask, as dropRandom computes it: entry i
+ * is kept when the top 31 bits of the i-th xoshiro128** draw fall below `threshold`, else zeroed. The stream
+ * continues from the four state words at `state`, which are written back. With withL1, returns Σ|kept| in
+ * index order (the L1 norm the rescale needs, in the same pass).
+ */
+export function dareKeep(): WasmFunction {
+  const [P, N, S, TH, L1, END, A, B, C, D, T, V, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const xorInto = (target: number, other: number): Code => [...op.get(target), ...op.get(other), ...op.xor, ...op.set(target)];
+  const loop = (withL1: boolean): Code =>
+    whileNot([...op.get(P), ...op.get(END), ...op.geU], [
+      // V = x & (((rotl(b·5, 7)·9 >>> 1) − threshold) >> 31)
+      ...op.get(P), ...op.get(P), ...op.load(),
+      ...op.get(B), ...op.i32(5), ...op.mul, ...op.i32(7), ...op.rotl, ...op.i32(9), ...op.mul,
+      ...op.i32(1), ...op.shrU, ...op.get(TH), ...op.sub, ...op.i32(31), ...op.shrS, ...op.and, ...op.tee(V), ...op.store(),
+      // the generator's step
+      ...op.get(B), ...op.i32(9), ...op.shl, ...op.set(T),
+      ...xorInto(C, A), ...xorInto(D, B), ...xorInto(B, C), ...xorInto(A, D), ...xorInto(C, T),
+      ...op.get(D), ...op.i32(11), ...op.rotl, ...op.set(D),
+      ...(withL1 ? [...op.get(ACC), ...op.get(V), ...op.i32(0x7fffffff), ...op.and, ...op.f32Reinterpret, ...op.f64PromoteF32, ...op.f64Add, ...op.set(ACC)] : []),
+      ...increment(P, 4),
+    ]);
+  const word = (local: number, offset: number): Code => [...op.get(S), ...op.load(offset), ...op.set(local)];
+  const saveWord = (local: number, offset: number): Code => [...op.get(S), ...op.get(local), ...op.store(offset)];
+  return {
+    name: "dareKeep",
+    params: 5,
+    returns: "f64",
+    i32Locals: 7,
+    f64Locals: 1,
+    v128Locals: 0,
+    body: [
+      ...op.get(P), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),
+      ...word(A, 0), ...word(B, 4), ...word(C, 8), ...word(D, 12),
+      ...op.get(L1), ...op.if, ...loop(true), ...op.else, ...loop(false), ...op.end,
+      ...saveWord(A, 0), ...saveWord(B, 4), ...saveWord(C, 8), ...saveWord(D, 12),
+      ...op.get(ACC),
+    ],
+  };
+}
+
+/** scale(p, count; factor): p[j] = p[j]·factor, in float64, rounded once. */
+export function scale(): WasmFunction {
+  const [P, N, FACTOR, END] = [0, 1, 2, 3];
+  const [FV, X, LO] = [4, 5, 6];
+  const half = (h: 0 | 1): Code => [...widen(X, h), ...op.get(FV), ...op.f64x2Mul];
+  return {
+    name: "scale",
+    params: 2,
+    f64Params: 1,
+    returns: false,
+    i32Locals: 1,
+    v128Locals: 3,
+    body: [
+      ...endOfVectors(P, N, END),
+      ...op.get(FACTOR), ...op.f64x2Splat, ...op.set(FV),
+      ...whileNot([...op.get(P), ...op.get(END), ...op.geU], [...op.get(P), ...op.vLoad(), ...op.set(X), ...storeFour(P, LO, half), ...increment(P, 16)]),
+    ],
+  };
+}

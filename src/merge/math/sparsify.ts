@@ -1,3 +1,4 @@
+import { kernelsOf } from "../kernels/runtime.ts";
 import type { Rng } from "../rng.ts";
 import { keepAbsRankRange } from "./rank.ts";
 
@@ -13,19 +14,32 @@ export function keepTopMagnitude(delta: Float32Array, density: number): void {
 
 const RANDOM_BLOCK = 4096;
 
-/** DARE: keep each entry with probability `density` (the keep probability, not the drop rate). */
-export function dropRandom(delta: Float32Array, density: number, rng: Rng): void {
-  if (density >= 1) return;
+/**
+ * DARE: keep each entry with probability `density` (the keep probability, not the drop rate). In the working
+ * memory, with `withL1`, returns the L1 norm of what is kept (counted in the same pass); else undefined.
+ */
+export function dropRandom(delta: Float32Array, density: number, rng: Rng, withL1 = false): number | undefined {
+  if (density >= 1) return undefined;
   // Keep when the top 31 random bits fall below density·2^31 (u < density); decided without branches, as
   // a coin flip per entry would mispredict half the time.
   const threshold = Math.floor(density * 2147483648);
+  const kernels = kernelsOf(delta);
+  if (kernels) {
+    // The generator's state goes through this thread's scratch area (free between rank selections).
+    const words = new Uint32Array(kernels.histogram.buffer, kernels.scratch, 4);
+    words.set(rng.state);
+    const l1 = kernels.exports.dareKeep(delta.byteOffset, delta.length, kernels.scratch, threshold, withL1 ? 1 : 0);
+    rng.state.set(words);
+    return withL1 ? l1 : undefined;
+  }
   const random = new Uint32Array(RANDOM_BLOCK);
   const bits = new Int32Array(delta.buffer, delta.byteOffset, delta.length);
   for (let start = 0; start < delta.length; start += RANDOM_BLOCK) {
-    rng.fillUint32(random);
     const end = Math.min(delta.length, start + RANDOM_BLOCK);
+    rng.fillUint32(end - start === RANDOM_BLOCK ? random : random.subarray(0, end - start)); // one draw per entry
     for (let i = start; i < end; i++) bits[i] = bits[i]! & (((random[i - start]! >>> 1) - threshold) >> 31);
   }
+  return undefined;
 }
 
 /**

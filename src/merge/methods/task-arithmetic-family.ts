@@ -1,4 +1,4 @@
-import { kernelsOfAll } from "../kernels/runtime.ts";
+import { kernelsOf, kernelsOfAll } from "../kernels/runtime.ts";
 import type { Rng } from "../rng.ts";
 import { dropByMagnitudeRank, dropRandom, keepMagnitudeBand, keepTopMagnitude, l1Norm, l1RescaleFactor } from "../math/sparsify.ts";
 import { bool, defineMethod, num, positive, type MergeMethod, type ParamSpec, type ParamValue } from "./types.ts";
@@ -39,8 +39,8 @@ export function defineTaskArithmeticMethod(member: FamilyMember): MergeMethod {
       // changes nothing (magnitude order, random masks and L1 ratios are all scale-invariant).
       models.forEach((m, i) => {
         const originalL1 = weightedTaskVector(m, base, weights[i]!, rescale);
-        sparsifyTaskVector(member.sparsify, m, perModel[i]!, rng(i), rowLength);
-        if (rescale) scaleInPlace(m, l1RescaleFactor(originalL1, l1Norm(m)));
+        const keptL1 = sparsifyTaskVector(member.sparsify, m, perModel[i]!, rng(i), rowLength, rescale);
+        if (rescale) scaleInPlace(m, l1RescaleFactor(originalL1, keptL1 ?? l1Norm(m)));
       });
       const normalize = bool(global, "normalize");
       const lambda = num(global, "lambda");
@@ -82,21 +82,28 @@ function weightedTaskVector(model: Float32Array, base: Float32Array, weight: num
 }
 
 function scaleInPlace(values: Float32Array, factor: number): void {
-  if (factor !== 1) for (let j = 0; j < values.length; j++) values[j] = values[j]! * factor;
+  if (factor === 1) return;
+  const kernels = kernelsOf(values);
+  kernels?.exports.scale(values.byteOffset, values.length, factor);
+  for (let j = kernels ? values.length & ~3 : 0; j < values.length; j++) values[j] = values[j]! * factor;
 }
 
-function sparsifyTaskVector(kind: Sparsifier, delta: Float32Array, params: Readonly<Record<string, ParamValue>>, rng: Rng, rowLength: number): void {
-  if (kind === "none") return;
+/** Sparsifies in place; returns the result's L1 norm when it was counted on the way (`withL1`), else undefined. */
+function sparsifyTaskVector(kind: Sparsifier, delta: Float32Array, params: Readonly<Record<string, ParamValue>>, rng: Rng, rowLength: number, withL1: boolean): number | undefined {
+  if (kind === "none") return undefined;
   const density = num(params, "density");
   switch (kind) {
-    case "magnitude":
-      return keepTopMagnitude(delta, density);
     case "random":
-      return dropRandom(delta, density, rng);
+      return dropRandom(delta, density, rng, withL1);
+    case "magnitude":
+      keepTopMagnitude(delta, density);
+      return undefined;
     case "magnitude_outliers":
-      return keepMagnitudeBand(delta, density, num(params, "gamma"));
+      keepMagnitudeBand(delta, density, num(params, "gamma"));
+      return undefined;
     case "della_magprune":
-      return dropByMagnitudeRank(delta, rowLength, density, num(params, "epsilon"), rng);
+      dropByMagnitudeRank(delta, rowLength, density, num(params, "epsilon"), rng);
+      return undefined;
   }
 }
 
