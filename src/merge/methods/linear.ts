@@ -1,4 +1,4 @@
-import { kernelsOfAll } from "../kernels/runtime.ts";
+import { combinePairInPlace } from "../math/combine.ts";
 import { bool, defineMethod, num } from "./types.ts";
 
 /** r = Σ wᵢ·Mᵢ, divided by Σ wᵢ when `normalize` (the default). The base, if any, is just another input. */
@@ -25,10 +25,7 @@ export const linear = defineMethod({
     if (models.length === 2) {
       // The common two-model case without the inner loop: about twice as fast.
       const [w0, w1] = scale as [number, number];
-      const other = models[1]!;
-      const kernels = kernelsOfAll(out, other);
-      kernels?.exports.linearPair(out.byteOffset, other.byteOffset, out.length, w0, w1);
-      for (let j = kernels ? out.length & ~3 : 0; j < out.length; j++) out[j] = w0 * out[j]! + w1 * other[j]!;
+      combinePairInPlace(out, models[1]!, w0, w1);
       return out;
     }
     const n = models.length;

@@ -1,3 +1,4 @@
+import { combinePairInPlace } from "../math/combine.ts";
 import { defineMethod, num } from "./types.ts";
 
 /** Above this |cos| the two tensors are treated as colinear and lerped (mergekit's DOT_THRESHOLD). */
@@ -22,7 +23,7 @@ export const slerp = defineMethod({
     const b = models[0]!;
     const t = num(global, "t");
     const [s0, s1] = slerpCoefficients(a, b, t);
-    for (let j = 0; j < a.length; j++) a[j] = s0 * a[j]! + s1 * b[j]!;
+    combinePairInPlace(a, b, s0, s1);
     return a;
   },
 });
