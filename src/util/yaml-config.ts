@@ -32,6 +32,7 @@ export function parseYamlConfig<S extends z.ZodType>(schema: S, text: string, fi
 export function readYamlConfig<S extends z.ZodType>(schema: S, text: string, file: string, options: YamlConfigOptions = {}): YamlConfig<z.infer<S>> {
   const source = parseSource(text, file, options);
   const value: unknown = source.doc.toJS();
+  if (value === null || value === undefined) throw new InputError(`${file}: is empty (no YAML keys, only blank lines or comments)`);
   const result = schema.safeParse(value);
   if (!result.success) throw new InputError(describeIssues(result.error.issues, { schema, value, source, file }));
   return { data: result.data, lineOf: source.keyLine };

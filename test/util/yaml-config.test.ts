@@ -77,6 +77,11 @@ describe("yaml-config messages", () => {
     expect(message).not.toMatch(/parseAllDocuments/);
   });
 
+  it("an empty file (or one of only comments) says so, not that an object was expected", () => {
+    expect(errorFor([])).toBe("typo.yml: is empty (no YAML keys, only blank lines or comments)");
+    expect(errorFor(["# merge recipe", "", "   "])).toBe("typo.yml: is empty (no YAML keys, only blank lines or comments)");
+  });
+
   it("a syntax error names its line", () => {
     expect(errorFor([...GOOD, "name: again"])).toMatch(/^typo\.yml:8: invalid YAML/);
   });
