@@ -358,7 +358,8 @@ describe("tokenizer settings mergekit refuses, or that mergeval cannot honour, a
     await fails('tokenizer:\n  tokens:\n    "<|tool|>": {source: safety, force: true}\n', 'token "<|tool|>" not found in model "safety"');
     await fails('tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: base, token: "<nope>"}}\n', 'token "<nope>" not found in model "base"');
     await fails('tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: base, token_id: 999}}\n', "token id 999 out of range", '"base"');
-    await fails("tokenizer_source: nowhere\n", "nowhere");
+    await fails("tokenizer_source: nowhere\n", 'tokenizer_source: "nowhere" is not base, union or a model of the merge', "no folder at");
+    await fails("tokenizer_source: unoin\n", 'did you mean "union"?');
   });
 
   it("tokenizers mergeval cannot read or strip", async () => {

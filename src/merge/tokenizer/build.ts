@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../../errors.ts";
+import { didYouMean } from "../../util/suggest.ts";
 import { resolveModelSource } from "../model-ref.ts";
 import type { ModelInput } from "../plan.ts";
 import { referencedModels, type TokenizerSettings } from "./settings.ts";
@@ -77,7 +78,7 @@ export function planTokenizer(settings: TokenizerSettings, models: ModelInput[],
   const source = settings.source;
   if (source.kind === "model") {
     const known = models.find((m) => m.ref === source.ref);
-    sourceDir = known?.dir ?? resolveModelSource(source.ref, cwd).dir;
+    sourceDir = known?.dir ?? tokenizerSourceDir(source.ref, cwd, settings.where, models);
     output = TokenizerData.read(sourceDir, `${settings.where}: "${source.ref}"`);
     sourceSize = output.vocab().size;
     describe = `the tokenizer of "${source.ref}"`;
@@ -211,4 +212,15 @@ export function configVocabSize(model: ModelInput): number | undefined {
 function preview(tokens: string[]): string {
   const shown = tokens.slice(0, 5).map((t) => JSON.stringify(t));
   return tokens.length > 5 ? `${shown.join(", ")} and ${tokens.length - 5} more` : shown.join(", ");
+}
+
+/** The folder of a tokenizer source outside the merge; a name that is no folder may be a misspelt keyword. */
+function tokenizerSourceDir(ref: string, cwd: string, where: string, models: ModelInput[]): string {
+  try {
+    return resolveModelSource(ref, cwd).dir;
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const hint = didYouMean(ref, ["base", "union", ...models.map((m) => m.ref)]);
+    throw new InputError(`${where}: "${ref}" is not base, union or a model of the merge, and ${err.message}${hint}`);
+  }
 }
