@@ -284,4 +284,12 @@ describe("model references", () => {
     expect(() => resolveModelRef("acme/other", "/nonexistent", env)).toThrow(/no folder .* Hugging Face cache/);
     expect(() => resolveModelRef("a+lora", "/nonexistent", env)).toThrow(/LoRA/);
   });
+
+  it("a folder that is not there: a close name beside it is suggested as written, a far one is not", async () => {
+    await mkdir(join(root, "typos", "models", "general"), { recursive: true });
+    const cwd = join(root, "typos");
+    expect(() => resolveModelRef("models/genral", cwd, {})).toThrow(/no folder at .*models\/genral .* — did you mean "models\/general"\?$/);
+    expect(() => resolveModelRef("models/safety", cwd, {})).toThrow(/never downloads models: fetch them first, e\.g\. with `huggingface-cli download`\)$/);
+    expect(() => resolveModelRef("nowhere/general", cwd, {})).toThrow(/huggingface-cli download`\)$/);
+  });
 });
