@@ -7,6 +7,7 @@ import { parseMergeConfig } from "../merge/config.ts";
 import { buildMergePlan } from "../merge/plan.ts";
 import { splitWords, type ServeSpec, type ServerProfile } from "../serve/profile.ts";
 import { probeEndpoint, type EndpointTarget, type ProbeResult } from "../util/endpoint.ts";
+import { closeFolderHint } from "../util/suggest.ts";
 import { stripCopyLine, withoutCopyLines, type Experiment, type ExperimentModel, type PanelMember } from "./load.ts";
 import type { Preflight } from "./preflight.ts";
 
@@ -46,7 +47,7 @@ export function missingFiles(experiment: Experiment): string[] {
   }
   if (spec.fixtures !== undefined && !existsSync(spec.fixtures)) return problems;
   for (const [name, m] of Object.entries(spec.models)) {
-    if ("path" in m && !existsSync(m.path)) problems.push(`${file}: models.${name}.path: not found: ${m.path} (a Hugging Face model folder)`);
+    if ("path" in m && !existsSync(m.path)) problems.push(`${file}: models.${name}.path: not found: ${m.path} (a Hugging Face model folder)${closeFolderHint(m.path)}`);
   }
   return problems;
 }

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
-import { closestName } from "../util/suggest.ts";
+import { closeFolderHint } from "../util/suggest.ts";
 
 /**
  * Model references as mergekit writes them (mergekit/common.py, ModelReference and ModelPath):
@@ -83,21 +83,8 @@ function resolveModelPath({ path: name, revision }: ModelPath, what: string, cwd
     `${what}: no folder at ${local}` +
       (isId ? ` and no snapshot${revision ? ` for revision ${revision}` : ""} in the Hugging Face cache ${hub}` : "") +
       " (mergeval never downloads models: fetch them first, e.g. with `huggingface-cli download`)" +
-      siblingHint(local, name),
+      closeFolderHint(name, cwd),
   );
-}
-
-/** ` — did you mean "…"?` naming a folder beside `path` whose name is close to its last part (as `written`), if any. */
-function siblingHint(path: string, written: string): string {
-  const parent = dirname(path);
-  let folders: string[];
-  try {
-    folders = readdirSync(parent, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? [entry.name] : []));
-  } catch {
-    return "";
-  }
-  const name = closestName(basename(path), folders);
-  return name === undefined ? "" : ` — did you mean "${join(dirname(written), name)}"?`;
 }
 
 export function hubCacheDir(env: NodeJS.ProcessEnv): string {

@@ -1,3 +1,6 @@
+import { readdirSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+
 /**
  * "Did you mean …?" for misspelt names: the closest candidate by edit distance, when it is close enough to be
  * a likely typo rather than a different word.
@@ -34,4 +37,19 @@ export function closestName(word: string, candidates: Iterable<string>): string 
 export function didYouMean(word: string, candidates: Iterable<string>): string {
   const name = closestName(word, candidates);
   return name === undefined ? "" : ` — did you mean "${name}"?`;
+}
+
+/**
+ * ` — did you mean "…"?` naming a folder beside the missing `path` whose name is close to its last part, written
+ * the way the user wrote `path` (relative stays relative); "" when there is none.
+ */
+export function closeFolderHint(path: string, cwd = process.cwd()): string {
+  let folders: string[];
+  try {
+    folders = readdirSync(dirname(resolve(cwd, path)), { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? [entry.name] : []));
+  } catch {
+    return "";
+  }
+  const name = closestName(basename(path), folders);
+  return name === undefined ? "" : ` — did you mean "${join(dirname(path), name)}"?`;
 }
