@@ -1,5 +1,5 @@
 import { threadId } from "node:worker_threads";
-import { assembleModule } from "./wasm/assemble.ts";
+import { assembleModule } from "../util/wasm-assembler.ts";
 import { softmaxBackwardFunction, softmaxFunction } from "./wasm/softmax.ts";
 import { swigluBackwardFunction, swigluForwardFunction } from "./wasm/swiglu.ts";
 import { gemmFunction } from "./wasm/gemm.ts";

@@ -1,4 +1,4 @@
-import { increment, op, whileNot, type Code, type WasmFunction } from "./wasm.ts";
+import { I32, V128, increment, op, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
 
 /**
  * Float conversion kernels on 128-bit vectors, bit for bit the scalar code in safetensors/dtype.ts (round to
@@ -17,10 +17,9 @@ export function nonFiniteF32(): WasmFunction {
   const test = (offset: number): Code => [...op.get(P), ...op.vLoad(offset), ...op.get(MASK), ...op.vAnd, ...op.get(MASK), ...op.i32x4Eq, ...op.get(ACC), ...op.vOr, ...op.set(ACC)];
   return {
     name: "nonFiniteF32",
-    params: 2,
-    returns: true,
-    i32Locals: 1,
-    v128Locals: 2,
+    params: [I32, I32],
+    results: [I32],
+    locals: [[1, I32], [2, V128]],
     body: [
       ...op.get(P), ...op.get(N), ...op.i32(-16), ...op.and, ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),
       ...op.vI32(0), ...op.set(ACC), ...op.vI32(0x7f800000), ...op.set(MASK),
@@ -39,10 +38,9 @@ export function widenBf16(): WasmFunction {
   const [V, ACC, MASK] = [4, 5, 6];
   return {
     name: "widenBf16",
-    params: 3,
-    returns: true,
-    i32Locals: 1,
-    v128Locals: 3,
+    params: [I32, I32, I32],
+    results: [I32],
+    locals: [[1, I32], [3, V128]],
     body: [
       ...op.get(S), ...op.get(N), ...op.i32(-8), ...op.and, ...op.i32(1), ...op.shl, ...op.add, ...op.set(END),
       ...op.vI32(0), ...op.set(ACC), ...op.vI16(0x7f80), ...op.set(MASK),
@@ -81,10 +79,9 @@ export function widenF16(): WasmFunction {
   ];
   return {
     name: "widenF16",
-    params: 3,
-    returns: true,
-    i32Locals: 1,
-    v128Locals: 5,
+    params: [I32, I32, I32],
+    results: [I32],
+    locals: [[1, I32], [5, V128]],
     body: [
       ...op.get(S), ...op.get(N), ...op.i32(-8), ...op.and, ...op.i32(1), ...op.shl, ...op.add, ...op.set(END),
       ...op.vI32(0), ...op.set(ACC),
@@ -135,10 +132,8 @@ function encode(name: string, narrowing: Narrowing): WasmFunction {
   const [A, B, T] = [4, 5, 6];
   return {
     name,
-    params: 2,
-    returns: false,
-    i32Locals: 2,
-    v128Locals: 3,
+    params: [I32, I32],
+    locals: [[2, I32], [3, V128]],
     body: [
       ...op.get(P), ...op.set(W),
       ...op.get(P), ...op.get(N), ...op.i32(-8), ...op.and, ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),

@@ -1,4 +1,4 @@
-import { increment, op, whileNot, type Code, type WasmFunction } from "./wasm.ts";
+import { I32, V128, increment, op, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
 
 /**
  * Kernels of the rank selection in math/rank.ts (top-k by magnitude without sorting), same results bit for bit.
@@ -17,10 +17,8 @@ export function histHigh(): WasmFunction {
   ];
   return {
     name: "histHigh",
-    params: 3,
-    returns: false,
-    i32Locals: 2,
-    v128Locals: 0,
+    params: [I32, I32, I32],
+    locals: [[2, I32]],
     body: [
       ...op.get(P), ...op.get(N), ...op.i32(-4), ...op.and, ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),
       ...loop(P, END, 16, [...bump(0), ...bump(4), ...bump(8), ...bump(12)]),
@@ -43,10 +41,8 @@ export function histLow(): WasmFunction {
   ];
   return {
     name: "histLow",
-    params: 4,
-    returns: false,
-    i32Locals: 3,
-    v128Locals: 1,
+    params: [I32, I32, I32, I32],
+    locals: [[3, I32], [1, V128]],
     body: [
       ...op.get(HIGH), ...op.i32x4Splat, ...op.set(HV),
       ...op.get(P), ...op.get(N), ...op.i32(-4), ...op.and, ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),
@@ -84,10 +80,8 @@ export function keepBand(): WasmFunction {
   ];
   return {
     name: "keepBand",
-    params: 8,
-    returns: false,
-    i32Locals: 5,
-    v128Locals: 4,
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    locals: [[5, I32], [4, V128]],
     body: [
       ...op.get(A), ...op.i32x4Splat, ...op.set(AV), ...op.get(B), ...op.i32x4Splat, ...op.set(BV),
       ...op.get(P), ...op.get(N), ...op.i32(-4), ...op.and, ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),

@@ -1,7 +1,7 @@
 import { encodeBf16, encodeF16, nonFiniteF32, widenBf16, widenF16 } from "./codec.ts";
 import { histHigh, histLow, keepBand } from "./rank.ts";
 import { dareKeep, linearPair, scale, signElectedPair, sumPair, weightedDelta } from "./task-vector.ts";
-import { assembleModule } from "./wasm.ts";
+import { assembleModule } from "../../util/wasm-assembler.ts";
 
 /**
  * The merge's working memory as one shared WebAssembly memory, so the SIMD kernels run in place on the pieces'
@@ -63,7 +63,7 @@ const compile = () =>
     assembleModule([
       nonFiniteF32(), widenBf16(), widenF16(), encodeBf16(), encodeF16(), histHigh(), histLow(), keepBand(),
       weightedDelta(), signElectedPair(), sumPair(), linearPair(), dareKeep(), scale(),
-    ]),
+    ], MAX_PAGES),
   ));
 const installed = new WeakMap<ArrayBufferLike, Kernels>();
 

@@ -1,4 +1,4 @@
-import { increment, op, whileNot, type Code, type WasmFunction } from "./wasm.ts";
+import { F64, I32, V128, increment, op, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
 
 /**
  * The element-wise formulas of linear and the task-arithmetic family on 128-bit vectors, bit for bit the scalar
@@ -51,12 +51,9 @@ export function weightedDelta(): WasmFunction {
     ]);
   return {
     name: "weightedDelta",
-    params: 4,
-    f64Params: 1,
-    returns: "f64",
-    i32Locals: 1,
-    f64Locals: 1,
-    v128Locals: 2,
+    params: [I32, I32, I32, I32, F64],
+    results: [F64],
+    locals: [[1, I32], [1, F64], [2, V128]],
     body: [
       ...endOfVectors(M, N, END),
       ...op.get(W), ...op.f64x2Splat, ...op.set(WV),
@@ -91,11 +88,8 @@ export function signElectedPair(): WasmFunction {
   ];
   return {
     name: "signElectedPair",
-    params: 5,
-    f64Params: 3,
-    returns: false,
-    i32Locals: 1,
-    v128Locals: 16,
+    params: [I32, I32, I32, I32, I32, F64, F64, F64],
+    locals: [[1, I32], [16, V128]],
     body: [
       ...endOfVectors(BASE, N, END),
       ...op.i32(0), ...op.get(ALWAYS), ...op.sub, ...op.i32x4Splat, ...op.set(ALWAYSV),
@@ -127,11 +121,8 @@ export function sumPair(): WasmFunction {
   const half = (h: 0 | 1): Code => [...widen(BS, h), ...op.get(FV), ...widen(A, h), ...widen(B, h), ...op.f64x2Add, ...op.f64x2Mul, ...op.f64x2Add];
   return {
     name: "sumPair",
-    params: 4,
-    f64Params: 1,
-    returns: false,
-    i32Locals: 1,
-    v128Locals: 5,
+    params: [I32, I32, I32, I32, F64],
+    locals: [[1, I32], [5, V128]],
     body: [
       ...endOfVectors(BASE, N, END),
       ...op.get(FACTOR), ...op.f64x2Splat, ...op.set(FV),
@@ -151,11 +142,8 @@ export function linearPair(): WasmFunction {
   const half = (h: 0 | 1): Code => [...op.get(W0V), ...widen(A, h), ...op.f64x2Mul, ...op.get(W1V), ...widen(B, h), ...op.f64x2Mul, ...op.f64x2Add];
   return {
     name: "linearPair",
-    params: 3,
-    f64Params: 2,
-    returns: false,
-    i32Locals: 1,
-    v128Locals: 5,
+    params: [I32, I32, I32, F64, F64],
+    locals: [[1, I32], [5, V128]],
     body: [
       ...endOfVectors(OUT, N, END),
       ...op.get(W0), ...op.f64x2Splat, ...op.set(W0V), ...op.get(W1), ...op.f64x2Splat, ...op.set(W1V),
@@ -194,11 +182,9 @@ export function dareKeep(): WasmFunction {
   const saveWord = (local: number, offset: number): Code => [...op.get(S), ...op.get(local), ...op.store(offset)];
   return {
     name: "dareKeep",
-    params: 5,
-    returns: "f64",
-    i32Locals: 7,
-    f64Locals: 1,
-    v128Locals: 0,
+    params: [I32, I32, I32, I32, I32],
+    results: [F64],
+    locals: [[7, I32], [1, F64]],
     body: [
       ...op.get(P), ...op.get(N), ...op.i32(2), ...op.shl, ...op.add, ...op.set(END),
       ...word(A, 0), ...word(B, 4), ...word(C, 8), ...word(D, 12),
@@ -216,11 +202,8 @@ export function scale(): WasmFunction {
   const half = (h: 0 | 1): Code => [...widen(X, h), ...op.get(FV), ...op.f64x2Mul];
   return {
     name: "scale",
-    params: 2,
-    f64Params: 1,
-    returns: false,
-    i32Locals: 1,
-    v128Locals: 3,
+    params: [I32, I32, F64],
+    locals: [[1, I32], [3, V128]],
     body: [
       ...endOfVectors(P, N, END),
       ...op.get(FACTOR), ...op.f64x2Splat, ...op.set(FV),

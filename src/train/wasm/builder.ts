@@ -1,4 +1,4 @@
-import { F32, I32, op, V128, type Code } from "./assemble.ts";
+import { F32, I32, op, V128, type Code } from "../../util/wasm-assembler.ts";
 
 /** Local variables numbered after the parameters: a fixed pool per type, handed out in order. */
 export class Locals {
@@ -18,7 +18,6 @@ export class Locals {
   }
 }
 
-export const increment = (local: number, by: number): Code => [...op.get(local), ...op.i32(by), ...op.add, ...op.set(local)];
 /** The four lanes of a vector local combined pairwise, (0 ∘ 1) ∘ (2 ∘ 3): a fixed order. */
 export const lanes = (vector: number, combine: Code): Code => [
   ...op.get(vector), ...op.f32x4ExtractLane(0), ...op.get(vector), ...op.f32x4ExtractLane(1), ...combine,

@@ -1,4 +1,4 @@
-import { I32, op, V128, whileNot, type Code, type WasmFunction } from "./assemble.ts";
+import { I32, op, V128, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
 
 /**
  * gemm(a, lda, b, ldb, c, ldc, m, k, n, accumulate): C[m×n] (+)= A[m×k] · B[k×n], row-major float32, a/b/c byte

@@ -1,5 +1,5 @@
-import { F32, I32, op, V128, whileNot, type Code, type WasmFunction } from "./assemble.ts";
-import { increment, lanes, Locals } from "./builder.ts";
+import { F32, I32, increment, op, V128, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
+import { lanes, Locals } from "./builder.ts";
 import { vectorExp } from "./vector-exp.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { I32, op, V128, whileNot, type Code, type WasmFunction } from "./assemble.ts";
-import { increment, Locals } from "./builder.ts";
+import { I32, increment, op, V128, whileNot, type Code, type WasmFunction } from "../../util/wasm-assembler.ts";
+import { Locals } from "./builder.ts";
 import { vectorExp } from "./vector-exp.ts";
 
 /** swigluForward(gate, up, sigmoid, act, length): sigmoid = σ(gate), act = gate · sigmoid · up. */

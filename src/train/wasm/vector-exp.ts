@@ -1,4 +1,4 @@
-import { op, V128, type Code } from "./assemble.ts";
+import { op, V128, type Code } from "../../util/wasm-assembler.ts";
 import type { Locals } from "./builder.ts";
 
 // Cephes' expf: e^x = 2^n · e^r, n = round(x·log2 e), r = x − n·ln 2 (ln 2 in two parts, so r is exact), e^r

@@ -1,10 +1,12 @@
 /**
- * A minimal WebAssembly assembler for the merge kernels: the instructions they use, written as TypeScript that
- * emits bytes, so there is no toolchain at build time. (src/train/wasm has its own for the training kernels.)
+ * A minimal WebAssembly assembler for the SIMD kernels of the merge (src/merge/kernels) and of training
+ * (src/train/wasm): the instructions they use, written as TypeScript that emits bytes, so the kernels are
+ * written and reviewed as TypeScript and there is no toolchain at build time.
  */
 export type Code = number[];
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 
@@ -33,10 +35,11 @@ export function sleb(value: number): Code {
 
 const simd = (opcode: number): Code => [0xfd, ...uleb(opcode)];
 const memarg = (align: number, offset: number): Code => [align, ...uleb(offset)];
+const f32Bytes = (...values: number[]): Code => [...new Uint8Array(Float32Array.from(values).buffer)];
 const i32x4Bytes = (value: number): Code => [...new Uint8Array(Int32Array.from([value, value, value, value]).buffer)];
 const i16x8Bytes = (value: number): Code => [...new Uint8Array(Int16Array.from(new Array<number>(8).fill(value)).buffer)];
 
-/** Instructions, as byte sequences. Memory offsets are in bytes. */
+/** Instructions, as byte sequences. Memory offsets are in bytes; v128 accesses need not be aligned. */
 export const op = {
   get: (local: number): Code => [0x20, ...uleb(local)],
   set: (local: number): Code => [0x21, ...uleb(local)],
@@ -66,6 +69,10 @@ export const op = {
   load16U: (offset = 0): Code => [0x2f, ...memarg(1, offset)],
   store: (offset = 0): Code => [0x36, ...memarg(2, offset)],
   store16: (offset = 0): Code => [0x3b, ...memarg(1, offset)],
+  f32Load: (offset = 0): Code => [0x2a, ...memarg(2, offset)],
+  f32Const: (value: number): Code => [0x43, ...f32Bytes(value)],
+  f32Div: [0x95],
+  f32Max: [0x97],
   f32Reinterpret: [0xbe],
   f32Add: [0x92],
   f64Abs: [0x99],
@@ -91,10 +98,16 @@ export const op = {
   i8x16Shuffle: (lanes: number[]): Code => [...simd(0x0d), ...lanes],
   /** Four int32 lanes of `value`. */
   vI32: (value: number): Code => [...simd(0x0c), ...i32x4Bytes(value)],
+  vZero: [...simd(0x0c), ...new Array<number>(16).fill(0)],
+  /** Four float32 lanes of `value`. */
+  vSplatConst: (value: number): Code => [...simd(0x0c), ...f32Bytes(value, value, value, value)],
+  /** The int32 lanes 0, 1, 2, 3. */
+  vLaneIndex: [...simd(0x0c), ...new Uint8Array(Int32Array.from([0, 1, 2, 3]).buffer)],
   /** Eight int16 lanes of `value`. */
   vI16: (value: number): Code => [...simd(0x0c), ...i16x8Bytes(value)],
   i32x4Splat: simd(0x11),
   f32x4Splat: simd(0x13),
+  f32x4ExtractLane: (lane: number): Code => [...simd(0x1f), lane],
   f64x2Splat: simd(0x14),
   f64x2ExtractLane: (lane: number): Code => [...simd(0x21), lane],
   i16x8Eq: simd(0x2d),
@@ -121,8 +134,14 @@ export const op = {
   i32x4Sub: simd(0xb1),
   i64x2ExtendLowI32x4S: simd(0xc7),
   i64x2ExtendHighI32x4S: simd(0xc8),
+  f32x4Nearest: simd(0x6a),
   f32x4Add: simd(0xe4),
+  f32x4Sub: simd(0xe5),
   f32x4Mul: simd(0xe6),
+  f32x4Div: simd(0xe7),
+  f32x4Min: simd(0xe8),
+  f32x4Max: simd(0xe9),
+  i32x4TruncSatF32x4S: simd(0xf8),
   f64x2Abs: simd(0xec),
   f64x2Add: simd(0xf0),
   f64x2Sub: simd(0xf1),
@@ -139,16 +158,12 @@ export const increment = (local: number, by: number): Code => [...op.get(local),
 
 export interface WasmFunction {
   name: string;
-  /** Number of i32 parameters (locals 0 … params − 1). */
-  params: number;
-  /** Number of f64 parameters, after the i32 ones. */
-  f64Params?: number;
-  /** Returns one i32 (true) or one f64 ("f64"). */
-  returns: boolean | "f64";
-  /** Extra locals after the parameters: i32s first, then f64s, then v128s. */
-  i32Locals: number;
-  f64Locals?: number;
-  v128Locals: number;
+  /** Parameter types (locals 0 … params.length − 1). */
+  params: number[];
+  /** Result types: none, or one. */
+  results?: number[];
+  /** Extra locals, as [count, type] runs, numbered after the parameters. */
+  locals: [number, number][];
   body: Code;
 }
 
@@ -156,22 +171,16 @@ const vector = (items: Code[]): Code => [...uleb(items.length), ...items.flat()]
 const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body];
 const name = (text: string): Code => vector([...text].map((c) => [c.charCodeAt(0)]));
 
-/** A module importing one shared memory as env.memory (up to 4 GiB) and exporting `functions`. */
-export function assembleModule(functions: readonly WasmFunction[]): Uint8Array {
-  const params = (f: WasmFunction): Code[] => [...new Array<Code>(f.params).fill([I32]), ...new Array<Code>(f.f64Params ?? 0).fill([F64])];
-  const results = (f: WasmFunction): Code[] => (f.returns === "f64" ? [[F64]] : f.returns ? [[I32]] : []);
-  const types = section(1, vector(functions.map((f) => [0x60, ...vector(params(f)), ...vector(results(f))])));
+/** A module importing one shared memory as env.memory (at most `maxPages` pages) and exporting `functions`. */
+export function assembleModule(functions: readonly WasmFunction[], maxPages: number): Uint8Array {
+  const types = section(1, vector(functions.map((f) => [0x60, ...vector(f.params.map((p) => [p])), ...vector((f.results ?? []).map((r) => [r]))])));
   const SHARED_WITH_MAX = 0x03;
-  const imports = section(2, vector([[...name("env"), ...name("memory"), 0x02, SHARED_WITH_MAX, 1, ...uleb(65536)]]));
+  const imports = section(2, vector([[...name("env"), ...name("memory"), 0x02, SHARED_WITH_MAX, 1, ...uleb(maxPages)]]));
   const declarations = section(3, vector(functions.map((_, i) => uleb(i))));
   const exports = section(7, vector(functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])));
   const bodies = functions.map((f) => {
-    const locals = [
-      ...(f.i32Locals ? [[...uleb(f.i32Locals), I32]] : []),
-      ...(f.f64Locals ? [[...uleb(f.f64Locals), F64]] : []),
-      ...(f.v128Locals ? [[...uleb(f.v128Locals), V128]] : []),
-    ];
-    const body = [...vector(locals), ...f.body, ...op.end];
+    const locals = f.locals.filter(([count]) => count > 0);
+    const body = [...vector(locals.map(([count, type]) => [...uleb(count), type])), ...f.body, ...op.end];
     return [...uleb(body.length), ...body];
   });
   const code = section(10, vector(bodies));
